@@ -1,0 +1,3 @@
+"""thinkgraph.agents."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""thinkgraph.graphs."""
+
+__all__: list[str] = []

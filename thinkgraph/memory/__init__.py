@@ -1,0 +1,3 @@
+"""thinkgraph.memory."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""thinkgraph.models."""
+
+__all__: list[str] = []

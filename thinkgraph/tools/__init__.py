@@ -1,0 +1,3 @@
+"""thinkgraph.tools."""
+
+__all__: list[str] = []
