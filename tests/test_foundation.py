@@ -50,7 +50,9 @@ def test_litellm_cost_map_is_local_unless_user_chose(preset: str | None, expecte
         "import os\nfrom thinkgraph._litellm import load_litellm\n"
         "m = load_litellm(); print(m.__name__, os.environ['LITELLM_LOCAL_MODEL_COST_MAP'])"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["litellm", expected]
 

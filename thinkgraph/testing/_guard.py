@@ -33,12 +33,12 @@ def is_loopback_host(host: object) -> bool:
 
 
 def _check_address(family: int, address: Any) -> None:
-    if family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
-        if not is_loopback_host(address[0]):
-            raise NetworkForbiddenError(
-                f"refused a connection to {address[0]!r}: only loopback is allowed here; "
-                "point the model at thinkgraph.testing.FakeProvider (api_base=fake.url)"
-            )
+    inet = family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple)
+    if inet and not is_loopback_host(address[0]):
+        raise NetworkForbiddenError(
+            f"refused a connection to {address[0]!r}: only loopback is allowed here; "
+            "point the model at thinkgraph.testing.FakeProvider (api_base=fake.url)"
+        )
 
 
 @contextmanager
@@ -72,8 +72,8 @@ def no_model_requests() -> Iterator[None]:
             )
         return original_getaddrinfo(host, *args, **kwargs)
 
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.socket.connect = connect  # type: ignore[method-assign,assignment]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
     socket.getaddrinfo = getaddrinfo
     try:
         yield
