@@ -18,6 +18,9 @@ import pytest
 from thinkgraph.testing import no_model_requests
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+# Tests are offline: litellm must not try to download tokenizers (it would stall on the guard).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 PG_HOST, PG_PORT, PG_USER, PG_ADMIN_DB = "127.0.0.1", 5432, "postgres", "test"
 MY_HOST, MY_PORT, MY_USER, MY_ADMIN_DB = "127.0.0.1", 3306, "root", "test"
 

@@ -13,10 +13,30 @@ from thinkgraph import exceptions
 from thinkgraph._settings import Settings, load_settings
 from thinkgraph._version import __version__
 
-__all__ = ["Settings", "__version__", "exceptions", "load_settings"]
+__all__ = [
+    "Budget",
+    "CompiledGraph",
+    "Graph",
+    "NodeModel",
+    "Residency",
+    "RunResult",
+    "Settings",
+    "__version__",
+    "exceptions",
+    "load_graph",
+    "load_settings",
+]
 
 # Public names defined in subpackages, loaded lazily: name -> module.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "Budget": "thinkgraph.graphs",
+    "CompiledGraph": "thinkgraph.graphs",
+    "Graph": "thinkgraph.graphs",
+    "NodeModel": "thinkgraph.graphs",
+    "Residency": "thinkgraph.graphs",
+    "RunResult": "thinkgraph.graphs",
+    "load_graph": "thinkgraph.graphs",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -9,8 +9,11 @@ SQLite database between every connection of the same :class:`Engines`.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import threading
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -79,10 +82,46 @@ class Engines:
     owned: tuple[bool, bool] = field(default=(True, True), repr=False)
     _sync_write: Engine = field(init=False, repr=False)
     _async_write: AsyncEngine = field(init=False, repr=False)
+    _sync_autocommit: Engine = field(init=False, repr=False)
+    _async_autocommit: AsyncEngine = field(init=False, repr=False)
+    _lock: threading.Lock = field(init=False, repr=False)
+    _alocks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = field(
+        init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_sync_write", self.sync.execution_options(**{_WRITE_OPTION: True}))
         object.__setattr__(self, "_async_write", self.async_.execution_options(**{_WRITE_OPTION: True}))
+        object.__setattr__(
+            self, "_sync_autocommit", self.sync.execution_options(isolation_level="AUTOCOMMIT")
+        )
+        object.__setattr__(
+            self, "_async_autocommit", self.async_.execution_options(isolation_level="AUTOCOMMIT")
+        )
+        object.__setattr__(self, "_lock", threading.Lock())
+        object.__setattr__(self, "_alocks", weakref.WeakKeyDictionary())
+
+    @contextmanager
+    def _serialized(self) -> Iterator[None]:
+        # SQLite has one writer at a time: writers of this process queue here instead of polling
+        # the file lock (SQLite's busy handler sleeps up to tens of ms between tries)
+        if self.dialect != "sqlite":
+            yield
+            return
+        with self._lock:
+            yield
+
+    @asynccontextmanager
+    async def _aserialized(self) -> AsyncIterator[None]:
+        if self.dialect != "sqlite":
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        lock = self._alocks.get(loop)
+        if lock is None:
+            lock = self._alocks.setdefault(loop, asyncio.Lock())
+        async with lock:
+            yield
 
     @property
     def url(self) -> str:
@@ -115,13 +154,38 @@ class Engines:
             conn = await engine.connect()
         except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, OSError) as exc:
             raise self._unavailable(exc) from exc
-        async with conn:
+        try:
             yield conn
+        finally:
+            await conn.close()
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A connection in a write transaction, committed on exit (SQLite: ``BEGIN IMMEDIATE``)."""
-        with self._connect(self._sync_write) as conn, conn.begin():
+        with self._serialized(), self._connect(self._sync_write) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection on which each statement commits by itself (for one-statement writes).
+
+        On SQLite this is :meth:`write` (one serialized ``BEGIN IMMEDIATE`` transaction).
+        """
+        if self.dialect == "sqlite":
+            with self.write() as conn:
+                yield conn
+            return
+        with self._connect(self._sync_autocommit) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def aautocommit(self) -> AsyncIterator[AsyncConnection]:
+        """Async twin of :meth:`autocommit`."""
+        if self.dialect == "sqlite":
+            async with self.awrite() as conn:
+                yield conn
+            return
+        async with self._aconnect(self._async_autocommit) as conn:
             yield conn
 
     @contextmanager
@@ -133,7 +197,7 @@ class Engines:
     @asynccontextmanager
     async def awrite(self) -> AsyncIterator[AsyncConnection]:
         """Async twin of :meth:`write`."""
-        async with self._aconnect(self._async_write) as conn, conn.begin():
+        async with self._aserialized(), self._aconnect(self._async_write) as conn, conn.begin():
             yield conn
 
     @asynccontextmanager
@@ -236,6 +300,33 @@ def _sqlite_listeners(engine: Engine, busy_timeout_ms: int, wal: bool, path: Pat
         event.listen(engine, "begin", _on_begin)
 
 
+def _escape_bytes_too(connection: Any) -> Any:
+    escape = connection.escape
+
+    def escaped(obj: Any) -> Any:
+        if isinstance(obj, bytes | bytearray):
+            return f"_binary X'{bytes(obj).hex()}'"
+        return escape(obj)
+
+    return escaped
+
+
+def _on_aiomysql_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # aiomysql 0.3 escapes bytes with a PyMySQL helper that PyMySQL 1.2 replaced by a string
+    # (PyMySQL issue 1274): escape bytes on this connection the way PyMySQL itself does.
+    raw = getattr(dbapi_connection, "_connection", None)
+    if raw is not None and not getattr(raw, "_thinkgraph_escape", False):
+        raw.escape = _escape_bytes_too(raw)
+        raw._thinkgraph_escape = True
+
+
+def _fix_aiomysql_bytes(engine: AsyncEngine) -> None:
+    if engine.dialect.driver == "aiomysql" and not event.contains(
+        engine.sync_engine, "connect", _on_aiomysql_connect
+    ):
+        event.listen(engine.sync_engine, "connect", _on_aiomysql_connect)
+
+
 def _sqlite_file(url: URL) -> Path | None:
     database = url.database or ""
     if _is_memory(url) or database.startswith("file:"):
@@ -294,11 +385,9 @@ def create_engines(url: str | URL, *, busy_timeout: float = 30.0, **options: Any
     if dialect == "mysql":
         server_options.update(pool_recycle=3600, isolation_level="READ COMMITTED")
     server_options.update(options)
-    return Engines(
-        create_engine(sync_url, **server_options),
-        create_async_engine(async_url, **server_options),
-        dialect,
-    )
+    async_ = create_async_engine(async_url, **server_options)
+    _fix_aiomysql_bytes(async_)
+    return Engines(create_engine(sync_url, **server_options), async_, dialect)
 
 
 def engines_for(x: str | URL | Engine | AsyncEngine | Engines, **options: Any) -> Engines:
@@ -331,10 +420,15 @@ def engines_for(x: str | URL | Engine | AsyncEngine | Engines, **options: Any) -
     sync_url, async_url = _twin_urls(url)
     server_options: dict[str, Any] = {} if dialect == "sqlite" else {"pool_pre_ping": True}
     server_options.update(options)
-    sync = given_sync or create_engine(sync_url.render_as_string(hide_password=False), **server_options)
-    async_ = given_async or create_async_engine(
-        async_url.render_as_string(hide_password=False), **server_options
+    sync_options = {"poolclass": QueuePool, **server_options} if dialect == "sqlite" else server_options
+    async_options = (
+        {"poolclass": AsyncAdaptedQueuePool, **server_options} if dialect == "sqlite" else server_options
     )
+    sync = given_sync or create_engine(sync_url.render_as_string(hide_password=False), **sync_options)
+    async_ = given_async or create_async_engine(
+        async_url.render_as_string(hide_password=False), **async_options
+    )
+    _fix_aiomysql_bytes(async_)
     if dialect == "sqlite":
         memory = _is_memory(url)
         for engine in (sync, async_.sync_engine):

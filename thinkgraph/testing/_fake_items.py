@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
 __all__ = [
+    "FakeRequest",
     "Fault",
     "FaultKind",
-    "FakeRequest",
     "Reply",
     "ScriptItem",
     "ToolCall",
@@ -143,12 +143,15 @@ class Fault:
         message: the error message; each kind has a default that litellm classifies correctly.
         retry_after: the ``Retry-After`` header (seconds) of a ``rate_limit`` fault.
         latency: seconds to wait before failing.
+        after_chunks: for a ``drop`` of a streamed request: stream this many chunks of a text
+            answer, then cut the connection mid-stream (``None``: drop before answering).
     """
 
     kind: FaultKind
     message: str | None = None
     retry_after: float | None = None
     latency: float = 0.0
+    after_chunks: int | None = None
 
     @property
     def status(self) -> int | None:
@@ -196,9 +199,9 @@ class Fault:
         return cls("hang")
 
     @classmethod
-    def drop(cls, *, latency: float = 0.0) -> Fault:
-        """Close the connection without answering."""
-        return cls("drop", latency=latency)
+    def drop(cls, *, latency: float = 0.0, after_chunks: int | None = None) -> Fault:
+        """Close the connection without answering, or after ``after_chunks`` stream chunks."""
+        return cls("drop", latency=latency, after_chunks=after_chunks)
 
     @classmethod
     def malformed(cls) -> Fault:
@@ -253,5 +256,5 @@ ScriptItem: TypeAlias = (
     Reply
     | Fault
     | str
-    | Callable[[FakeRequest], "Reply | Fault | str | None | Awaitable[Reply | Fault | str | None]"]
+    | Callable[[FakeRequest], "Reply | Fault | str | Awaitable[Reply | Fault | str | None] | None"]
 )

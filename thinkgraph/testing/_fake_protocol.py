@@ -7,7 +7,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from thinkgraph.testing._fake_items import Fault, Reply, estimate_tokens
 
@@ -19,12 +19,12 @@ DEFAULT_MESSAGES: dict[str, str] = {
     "unavailable": "The service is temporarily unavailable or overloaded (fake provider).",
     "auth": "Incorrect API key provided (fake provider).",
     "context_window": (
-        "This model's maximum context length is 8192 tokens. However, your messages resulted in "
-        "9000 tokens. Please reduce the length of the messages."
+        "prompt is too long: 9000 tokens > 8192 maximum; input tokens exceed the configured limit "
+        "of 8192 tokens (fake provider)"
     ),
     "content_filter": (
-        "Your request was rejected as a result of the safety system: content_policy_violation "
-        "(fake provider)."
+        "Output blocked by content filtering policy: your request was rejected as a result of the "
+        "safety system (content_policy_violation, fake provider)"
     ),
     "bad_request": "Invalid request: the fake provider was scripted to reject it.",
 }
@@ -60,6 +60,11 @@ class Protocol(ABC):
 
     name = "base"
     stream_content_type = "text/event-stream"
+    messages: ClassVar[dict[str, str]] = {}
+
+    def default_message(self, kind: str) -> str:
+        """The error message a fault of ``kind`` carries unless the fault sets its own."""
+        return self.messages.get(kind) or DEFAULT_MESSAGES[kind]
 
     def stream_requested(self, path: str, query: Mapping[str, str], body: Any) -> bool:
         """Whether the request asks for a streamed answer."""

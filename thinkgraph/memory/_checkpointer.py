@@ -1,0 +1,365 @@
+"""``SQLCheckpointer``: LangGraph checkpoints in SQLite, PostgreSQL or MySQL/MariaDB.
+
+One object serves sync and async callers. Channel values are stored once per (channel, version)
+in a blobs table, so a step stores only what changed; ``list`` and ``get_tuple`` read checkpoints,
+their blobs and their pending writes in a fixed number of statements per page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any, TypeVar
+
+import sqlalchemy.exc
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from sqlalchemy import URL, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from thinkgraph.exceptions import ConfigError, PersistenceError, SchemaTooOldError
+from thinkgraph.memory._checkpointer_plans import CheckpointPlans, ListCursor
+from thinkgraph.memory._checkpointer_sql import Plan, adrive, drive
+from thinkgraph.memory._engine import Engines, engines_for
+from thinkgraph.memory._migrate import aupgrade, upgrade
+
+__all__ = ["SQLCheckpointer"]
+
+T = TypeVar("T")
+
+DEFAULT_PAGE_SIZE = 500
+
+
+class SQLCheckpointer(BaseCheckpointSaver[str]):
+    """A LangGraph checkpointer on SQLAlchemy Core, with native sync and async methods.
+
+    Example::
+
+        saver = SQLCheckpointer("sqlite:///agent.db")
+        graph = builder.compile(checkpointer=saver)
+        graph.invoke(inputs, {"configurable": {"thread_id": "t1"}})
+
+    Args:
+        target: a database URL (``sqlite:///file.db``, ``postgresql://user@host/db``,
+            ``mysql://user@host/db``...), an ``Engine``/``AsyncEngine`` or :class:`Engines`.
+            ``None`` uses the configured ``THINKGRAPH_DATABASE_URL``.
+        serde: the serializer (default ``JsonPlusSerializer`` without pickle fallback;
+            ``EncryptedSerializer`` works).
+        auto_setup: apply migrations on first use (otherwise call :meth:`setup` first; an
+            outdated schema then raises ``SchemaTooOldError``).
+        page_size: how many checkpoints ``list`` reads per round of statements.
+    """
+
+    def __init__(
+        self,
+        target: str | URL | Engine | AsyncEngine | Engines | None = None,
+        *,
+        serde: SerializerProtocol | None = None,
+        auto_setup: bool = True,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> None:
+        super().__init__(serde=serde or JsonPlusSerializer())
+        if target is None:
+            from thinkgraph._settings import load_settings
+
+            target = load_settings().database_url
+        if page_size < 1:
+            raise ConfigError(f"page_size must be at least 1, got {page_size!r}")
+        self.engines = engines_for(target)
+        self._owns_engines = not isinstance(target, Engines)
+        self.auto_setup = auto_setup
+        self.page_size = page_size
+        self._ready = False
+        self._lock = threading.Lock()
+
+    @property
+    def plans(self) -> CheckpointPlans:
+        """The statement plans (rebuilt when the serializer changes, e.g. by ``with_allowlist``)."""
+        plans = self.__dict__.get("_plans")
+        if plans is None or plans.serde is not self.serde:
+            plans = CheckpointPlans(self.serde, self.engines.dialect)
+            self.__dict__["_plans"] = plans
+        return plans
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def setup(self) -> str:
+        """Apply pending migrations (idempotent, safe across processes); return the revision."""
+        revision = upgrade(self.engines)
+        self._ready = True
+        return revision
+
+    async def asetup(self) -> str:
+        """Async twin of :meth:`setup`."""
+        revision = await aupgrade(self.engines)
+        self._ready = True
+        return revision
+
+    def _ensure(self) -> None:
+        if self._ready:
+            return
+        with self._lock:
+            if not self._ready:
+                if self.auto_setup:
+                    self.setup()
+                else:
+                    from thinkgraph.memory._migrate import check_schema, schema_revision
+
+                    check_schema(schema_revision(self.engines), self.engines.url)
+                    self._ready = True
+
+    async def _aensure(self) -> None:
+        if self._ready:
+            return
+        if self.auto_setup:
+            await self.asetup()
+        else:
+            from thinkgraph.memory._migrate import aschema_revision, check_schema
+
+            check_schema(await aschema_revision(self.engines), self.engines.url)
+            self._ready = True
+
+    def close(self) -> None:
+        """Dispose the engines this checkpointer created."""
+        if self._owns_engines:
+            self.engines.dispose()
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`."""
+        if self._owns_engines:
+            await self.engines.adispose()
+
+    def __enter__(self) -> SQLCheckpointer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> SQLCheckpointer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # --- running plans --------------------------------------------------------------------
+
+    def _failed(self, what: str, exc: sqlalchemy.exc.DBAPIError) -> PersistenceError:
+        orig = exc.orig or exc
+        message = f"{what} on {self.engines.url!r} failed: {type(orig).__name__}: {orig}"
+        if "no such table" in str(orig) or "does not exist" in str(orig) or "doesn't exist" in str(orig):
+            return SchemaTooOldError(message + "; run 'thinkgraph db upgrade' or call setup()")
+        return PersistenceError(message)
+
+    def _write(self, what: str, plan: Plan[T], *, single: bool = False) -> T:
+        """Run a write plan in one transaction (``single``: it is one statement, so on PostgreSQL
+        it runs in autocommit mode, without BEGIN and COMMIT round trips)."""
+        self._ensure()
+        try:
+            if single and self.engines.dialect == "postgresql":
+                with self.engines.autocommit() as conn:
+                    return drive(conn, plan)
+            with self.engines.write() as conn:
+                return drive(conn, plan)
+        except sqlalchemy.exc.DBAPIError as exc:
+            raise self._failed(what, exc) from exc
+
+    def _read(self, what: str, plan: Plan[T]) -> T:
+        self._ensure()
+        try:
+            with self.engines.read() as conn:
+                return drive(conn, plan)
+        except sqlalchemy.exc.DBAPIError as exc:
+            raise self._failed(what, exc) from exc
+
+    async def _awrite(self, what: str, plan: Plan[T], *, single: bool = False) -> T:
+        await self._aensure()
+        if self.engines.dialect == "sqlite":
+            # sqlite3 has no non-blocking API (aiosqlite runs it in a thread too, one hop per
+            # statement): run the whole plan in one worker-thread hop instead
+            return await asyncio.to_thread(self._write, what, plan)
+        try:
+            if single and self.engines.dialect == "postgresql":
+                async with self.engines.aautocommit() as conn:
+                    return await adrive(conn, plan)
+            async with self.engines.awrite() as conn:
+                return await adrive(conn, plan)
+        except sqlalchemy.exc.DBAPIError as exc:
+            raise self._failed(what, exc) from exc
+
+    async def _aread(self, what: str, plan: Plan[T]) -> T:
+        await self._aensure()
+        if self.engines.dialect == "sqlite":
+            return await asyncio.to_thread(self._read, what, plan)
+        try:
+            async with self.engines.aread() as conn:
+                return await adrive(conn, plan)
+        except sqlalchemy.exc.DBAPIError as exc:
+            raise self._failed(what, exc) from exc
+
+    # --- sync API -------------------------------------------------------------------------
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """The checkpoint named by ``config``, or the thread's latest when it names none."""
+        return self._read("get_tuple", self.plans.get_tuple(config))
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """Checkpoints newest first, filtered by thread/namespace, metadata, ``before`` and ``limit``."""
+        remaining = limit
+        cursor: ListCursor | None = None
+        while remaining is None or remaining > 0:
+            page_limit = self.page_size if remaining is None else min(self.page_size, remaining)
+            plan = self.plans.list_page(config, filter=filter, before=before, after=cursor, limit=page_limit)
+            tuples, cursor = self._read("list", plan)
+            for item in tuples:
+                if remaining is not None:
+                    if remaining <= 0:
+                        return
+                    remaining -= 1
+                yield item
+            if cursor is None:
+                return
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Store a checkpoint; channel values are stored only for ``new_versions``."""
+        return self._write("put", self.plans.put(config, checkpoint, metadata, new_versions), single=True)
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Store the pending writes of a task for the checkpoint in ``config``."""
+        if writes:
+            self._write("put_writes", self.plans.put_writes(config, writes, task_id, task_path), single=True)
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete every checkpoint, blob and write of a thread."""
+        self._write("delete_thread", self.plans.delete_threads([thread_id]))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the checkpoints written by these runs, with their writes and unused blobs."""
+        if run_ids:
+            self._write("delete_for_runs", self.plans.delete_for_runs(run_ids))
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy every checkpoint, blob and write of a thread to another thread id."""
+        self._write("copy_thread", self.plans.copy_thread(source_thread_id, target_thread_id))
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """``keep_latest``: keep each namespace's newest checkpoint; ``delete``: delete the threads."""
+        plan = self._prune_plan(thread_ids, strategy)
+        if plan is not None:
+            self._write("prune", plan)
+
+    def _prune_plan(self, thread_ids: Sequence[str], strategy: str) -> Plan[Any] | None:
+        if strategy not in ("keep_latest", "delete"):
+            raise ConfigError(f"unknown prune strategy {strategy!r}: use 'keep_latest' or 'delete'")
+        if not thread_ids:
+            return None
+        if strategy == "delete":
+            return self.plans.delete_threads(thread_ids)
+        return self.plans.prune(thread_ids, keep_last=1)
+
+    def get_next_version(self, current: str | int | None, channel: None = None) -> str:
+        """A version string that sorts after ``current`` (a counter plus a random tie-breaker)."""
+        number = 0 if current is None else int(str(current).split(".")[0])
+        return f"{number + 1:032}.{random.random():016}"
+
+    # --- async API ------------------------------------------------------------------------
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """Async twin of :meth:`get_tuple`."""
+        return await self._aread("get_tuple", self.plans.get_tuple(config))
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        """Async twin of :meth:`list`."""
+        remaining = limit
+        cursor: ListCursor | None = None
+        while remaining is None or remaining > 0:
+            page_limit = self.page_size if remaining is None else min(self.page_size, remaining)
+            plan = self.plans.list_page(config, filter=filter, before=before, after=cursor, limit=page_limit)
+            tuples, cursor = await self._aread("list", plan)
+            for item in tuples:
+                if remaining is not None:
+                    if remaining <= 0:
+                        return
+                    remaining -= 1
+                yield item
+            if cursor is None:
+                return
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Async twin of :meth:`put`."""
+        return await self._awrite(
+            "put", self.plans.put(config, checkpoint, metadata, new_versions), single=True
+        )
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Async twin of :meth:`put_writes`."""
+        if writes:
+            await self._awrite(
+                "put_writes", self.plans.put_writes(config, writes, task_id, task_path), single=True
+            )
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """Async twin of :meth:`delete_thread`."""
+        await self._awrite("delete_thread", self.plans.delete_threads([thread_id]))
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Async twin of :meth:`delete_for_runs`."""
+        if run_ids:
+            await self._awrite("delete_for_runs", self.plans.delete_for_runs(run_ids))
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Async twin of :meth:`copy_thread`."""
+        await self._awrite("copy_thread", self.plans.copy_thread(source_thread_id, target_thread_id))
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Async twin of :meth:`prune`."""
+        plan = self._prune_plan(thread_ids, strategy)
+        if plan is not None:
+            await self._awrite("prune", plan)

@@ -1,0 +1,364 @@
+"""What each checkpointer operation does, as plans of statements (see ``_checkpointer_sql``).
+
+A plan never touches a connection: it yields statements and receives rows, so the sync and
+async methods of :class:`~thinkgraph.memory.SQLCheckpointer` share every line of logic.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    get_serializable_checkpoint_metadata,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+from sqlalchemy import Row, String, delete, func, literal, select, tuple_, update
+from sqlalchemy.dialects import postgresql
+
+from thinkgraph.memory._checkpointer_sql import (
+    Plan,
+    Step,
+    blob_rows_query,
+    checkpoints_query,
+    chunks,
+    insert_ignore,
+    matches,
+    metadata_filter,
+    upsert,
+    writes_query,
+)
+from thinkgraph.memory._engine import Dialect
+from thinkgraph.memory._schema import checkpoint_blobs, checkpoint_writes, checkpoints, ns_hash
+
+__all__ = ["CheckpointPlans", "ListCursor"]
+
+_MISSING = object()
+
+
+def _tuples(rows: Sequence[Row[Any]]) -> Iterator[tuple[Any, ...]]:
+    return (tuple(row) for row in rows)
+
+
+Key = tuple[str, str, str]  # (thread_id, ns_hash, checkpoint_id)
+ListCursor = tuple[str, str, str]  # (checkpoint_id, thread_id, ns_hash) of the last row of a page
+
+
+class CheckpointPlans:
+    """Builds the plans of one checkpointer (its serializer and dialect)."""
+
+    def __init__(self, serde: SerializerProtocol, dialect: Dialect) -> None:
+        self.serde = serde
+        self.dialect = dialect
+        # the write statements are built once: SQLAlchemy then reuses their compiled form
+        self._insert_blobs = insert_ignore(dialect, checkpoint_blobs)
+        self._upsert_checkpoint = upsert(dialect, checkpoints, ["type", "checkpoint", "metadata", "run_id"])
+        self._upsert_writes = upsert(dialect, checkpoint_writes, ["channel", "type", "blob", "task_path"])
+        self._insert_writes = insert_ignore(dialect, checkpoint_writes)
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> Plan[RunnableConfig]:
+        """Store the checkpoint; only channels in ``new_versions`` get a (new) blob row."""
+        conf = config["configurable"]
+        thread_id = str(conf["thread_id"])
+        ns = str(conf.get("checkpoint_ns", ""))
+        parent_id = conf.get("checkpoint_id")
+        key = ns_hash(ns)
+        values = checkpoint["channel_values"]
+        blobs = []
+        for channel, version in new_versions.items():
+            type_, blob = self.serde.dumps_typed(values[channel]) if channel in values else ("empty", None)
+            blobs.append(
+                {
+                    "thread_id": thread_id,
+                    "ns_hash": key,
+                    "channel": channel,
+                    "version": str(version),
+                    "type": type_,
+                    "blob": blob,
+                }
+            )
+        body = {k: v for k, v in checkpoint.items() if k != "channel_values"}
+        type_, data = self.serde.dumps_typed(body)
+        meta = dict(get_serializable_checkpoint_metadata(config, metadata))
+        run_id = meta.get("run_id")
+        row = {
+            "thread_id": thread_id,
+            "ns_hash": key,
+            "checkpoint_id": checkpoint["id"],
+            "checkpoint_ns": ns,
+            "parent_checkpoint_id": parent_id,
+            "type": type_,
+            "checkpoint": data,
+            "metadata": meta,
+            "run_id": None if run_id is None else str(run_id),
+            "created_at": datetime.now(UTC),
+        }
+        if blobs and self.dialect == "postgresql":
+            # one statement, one round trip: the blobs go in a data-modifying CTE
+            new_blobs = (
+                postgresql.insert(checkpoint_blobs).values(blobs).on_conflict_do_nothing().cte("new_blobs")
+            )
+            yield Step(self._upsert_checkpoint.values(row).add_cte(new_blobs))  # type: ignore[attr-defined]
+        else:
+            if blobs:
+                yield Step(self._insert_blobs, blobs)
+            yield Step(self._upsert_checkpoint, row)
+        return {
+            "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}
+        }
+
+    def put_writes(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, task_path: str
+    ) -> Plan[None]:
+        """Store a task's writes: special channels overwrite, others are written once."""
+        if not writes:
+            return
+        conf = config["configurable"]
+        base = {
+            "thread_id": str(conf["thread_id"]),
+            "ns_hash": ns_hash(str(conf.get("checkpoint_ns", ""))),
+            "checkpoint_id": str(conf["checkpoint_id"]),
+            "task_id": task_id,
+            "task_path": task_path,
+        }
+        rows = []
+        for idx, (channel, value) in enumerate(writes):
+            type_, blob = self.serde.dumps_typed(value)
+            rows.append(
+                {
+                    **base,
+                    "idx": WRITES_IDX_MAP.get(channel, idx),
+                    "channel": channel,
+                    "type": type_,
+                    "blob": blob,
+                }
+            )
+        if all(channel in WRITES_IDX_MAP for channel, _ in writes):
+            statement = self._upsert_writes
+        else:
+            statement = self._insert_writes
+        yield Step(statement, rows)
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def get_tuple(self, config: RunnableConfig) -> Plan[CheckpointTuple | None]:
+        """The checkpoint named by ``config`` (or the thread's latest), in three statements."""
+        conf = config["configurable"]
+        query = checkpoints_query(
+            thread_id=str(conf["thread_id"]),
+            ns=str(conf.get("checkpoint_ns", "")),
+            checkpoint_id=conf.get("checkpoint_id"),
+            before=None,
+            after_key=None,
+            predicates=(),
+            limit=1,
+        )
+        rows = yield Step(query, fetch=True)
+        if not rows:
+            return None
+        tuples = yield from self.hydrate(rows)
+        return tuples[0]
+
+    def list_page(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: Mapping[str, Any] | None,
+        before: RunnableConfig | None,
+        after: ListCursor | None,
+        limit: int,
+    ) -> Plan[tuple[list[CheckpointTuple], ListCursor | None]]:
+        """One page of ``list``: at most ``limit`` rows read, hydrated in two more statements.
+
+        Returns the tuples and the cursor of the next page (``None`` when this was the last).
+        """
+        conf = config["configurable"] if config else {}
+        predicates, residual = metadata_filter(self.dialect, filter or {})
+        thread_id = conf.get("thread_id")
+        ns = conf.get("checkpoint_ns")
+        query = checkpoints_query(
+            thread_id=None if thread_id is None else str(thread_id),
+            ns=None if ns is None else str(ns),
+            checkpoint_id=conf.get("checkpoint_id"),
+            before=before["configurable"].get("checkpoint_id") if before else None,
+            after_key=after,
+            predicates=predicates,
+            limit=limit + 1,  # one more row says whether there is another page
+        )
+        rows = yield Step(query, fetch=True)
+        cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            cursor = (rows[-1].checkpoint_id, rows[-1].thread_id, rows[-1].ns_hash)
+        if residual and filter:
+            rows = [row for row in rows if matches(row.metadata, filter)]
+        tuples = yield from self.hydrate(rows)
+        return tuples, cursor
+
+    def hydrate(self, rows: Sequence[Row[Any]]) -> Plan[list[CheckpointTuple]]:
+        """Checkpoint tuples for ``rows``: their blobs and writes in one batched statement each."""
+        if not rows:
+            return []
+        loads = self.serde.loads_typed
+        decoded = []
+        groups: set[tuple[str, str]] = set()
+        versions: set[str] = set()
+        for thread_id, key, ns, checkpoint_id, parent_id, type_, data, metadata in _tuples(rows):
+            body = cast(dict[str, Any], loads((type_, data)))
+            groups.add((thread_id, key))
+            versions.update(map(str, body["channel_versions"].values()))
+            decoded.append((thread_id, key, ns, checkpoint_id, parent_id, metadata, body))
+        group_list = sorted(groups)
+        blobs: dict[tuple[str, str, str, str], Any] = {}
+        for version_chunk in chunks(sorted(versions), 1, reserved=2 * len(group_list)):
+            query = blob_rows_query(group_list, version_chunk)
+            blob_rows = yield Step(query, fetch=True)
+            for thread_id, key, channel, version, type_, blob in _tuples(blob_rows):
+                if type_ != "empty":
+                    blobs[(thread_id, key, channel, version)] = loads((type_, blob))
+        wanted = {(item[0], item[1], item[3]) for item in decoded}
+        writes: dict[Key, list[tuple[str, str, Any]]] = defaultdict(list)
+        for id_chunk in chunks(sorted({item[3] for item in decoded}), 1, reserved=2 * len(group_list)):
+            query = writes_query(group_list, id_chunk)
+            write_rows = yield Step(query, fetch=True)
+            for thread_id, key, checkpoint_id, task_id, channel, type_, blob in _tuples(write_rows):
+                if (thread_id, key, checkpoint_id) in wanted:
+                    writes[(thread_id, key, checkpoint_id)].append((task_id, channel, loads((type_, blob))))
+        result = []
+        for thread_id, key, ns, checkpoint_id, parent_id, metadata, body in decoded:
+            values = {}
+            for channel, version in body["channel_versions"].items():
+                value = blobs.get((thread_id, key, channel, str(version)), _MISSING)
+                if value is not _MISSING:
+                    values[channel] = value
+            body["channel_values"] = values
+            parent = (
+                {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": parent_id}}
+                if parent_id
+                else None
+            )
+            result.append(
+                CheckpointTuple(
+                    config={
+                        "configurable": {
+                            "thread_id": thread_id,
+                            "checkpoint_ns": ns,
+                            "checkpoint_id": checkpoint_id,
+                        }
+                    },
+                    checkpoint=cast(Checkpoint, body),
+                    metadata=cast(CheckpointMetadata, metadata),
+                    parent_config=cast(RunnableConfig | None, parent),
+                    pending_writes=writes.get((thread_id, key, checkpoint_id), []),
+                )
+            )
+        return result
+
+    # --- deletes and copies ---------------------------------------------------------------
+
+    def delete_threads(self, thread_ids: Sequence[str]) -> Plan[None]:
+        """Delete every checkpoint, blob and write of these threads."""
+        ids = [str(t) for t in thread_ids]
+        for chunk in chunks(ids, 1):
+            for table in (checkpoint_writes, checkpoint_blobs, checkpoints):
+                yield Step(delete(table).where(table.c.thread_id.in_(chunk)))
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> Plan[int]:
+        """Delete the checkpoints (and their writes, and blobs no longer used) of these runs."""
+        c = checkpoints.c
+        doomed: list[Row[Any]] = []
+        for chunk in chunks([str(r) for r in run_ids], 1):
+            query = select(c.thread_id, c.ns_hash, c.checkpoint_id, c.type, c.checkpoint).where(
+                c.run_id.in_(chunk)
+            )
+            doomed.extend((yield Step(query, fetch=True)))
+        yield from self.delete_checkpoints(doomed)
+        return len(doomed)
+
+    def prune(self, thread_ids: Sequence[str] | None, keep_last: int) -> Plan[int]:
+        """Keep the ``keep_last`` newest checkpoints of each namespace of these threads (all if None)."""
+        c = checkpoints.c
+        rank = (
+            func.row_number()
+            .over(partition_by=(c.thread_id, c.ns_hash), order_by=c.checkpoint_id.desc())
+            .label("rank")
+        )
+        ranked = select(c.thread_id, c.ns_hash, c.checkpoint_id, c.type, c.checkpoint, rank)
+        doomed: list[Row[Any]] = []
+        id_chunks = [None] if thread_ids is None else list(chunks([str(t) for t in thread_ids], 1))
+        for chunk in id_chunks:
+            inner = (ranked if chunk is None else ranked.where(c.thread_id.in_(chunk))).subquery()
+            query = select(
+                inner.c.thread_id, inner.c.ns_hash, inner.c.checkpoint_id, inner.c.type, inner.c.checkpoint
+            ).where(inner.c.rank > keep_last)
+            doomed.extend((yield Step(query, fetch=True)))
+        yield from self.delete_checkpoints(doomed)
+        return len(doomed)
+
+    def delete_checkpoints(self, doomed: Sequence[Row[Any]]) -> Plan[None]:
+        """Delete these checkpoint rows, their writes, and the blobs only they used."""
+        if not doomed:
+            return
+        keys = [(row.thread_id, row.ns_hash, row.checkpoint_id) for row in doomed]
+        w, c, b = checkpoint_writes.c, checkpoints.c, checkpoint_blobs.c
+        for chunk in chunks(keys, 3):
+            yield Step(
+                delete(checkpoint_writes).where(tuple_(w.thread_id, w.ns_hash, w.checkpoint_id).in_(chunk))
+            )
+            yield Step(delete(checkpoints).where(tuple_(c.thread_id, c.ns_hash, c.checkpoint_id).in_(chunk)))
+            # survivors must not point at a deleted parent
+            yield Step(
+                update(checkpoints)
+                .where(tuple_(c.thread_id, c.ns_hash, c.parent_checkpoint_id).in_(chunk))
+                .values(parent_checkpoint_id=None)
+            )
+        freed = {
+            (row.thread_id, row.ns_hash, channel, str(version))
+            for row in doomed
+            for channel, version in self._versions(row).items()
+        }
+        groups = sorted({(row.thread_id, row.ns_hash) for row in doomed})
+        for group_chunk in chunks(groups, 2):
+            kept = select(c.thread_id, c.ns_hash, c.type, c.checkpoint).where(
+                tuple_(c.thread_id, c.ns_hash).in_(group_chunk)
+            )
+            for row in (yield Step(kept, fetch=True)):
+                for channel, version in self._versions(row).items():
+                    freed.discard((row.thread_id, row.ns_hash, channel, str(version)))
+        for blob_chunk in chunks(sorted(freed), 4):
+            yield Step(
+                delete(checkpoint_blobs).where(
+                    tuple_(b.thread_id, b.ns_hash, b.channel, b.version).in_(blob_chunk)
+                )
+            )
+
+    def _versions(self, row: Row[Any]) -> dict[str, Any]:
+        body = self.serde.loads_typed((row.type, row.checkpoint))
+        return cast(dict[str, Any], body.get("channel_versions", {}))
+
+    def copy_thread(self, source: str, target: str) -> Plan[None]:
+        """Copy every checkpoint, blob and write of ``source`` to ``target`` (existing rows kept)."""
+        for table in (checkpoint_blobs, checkpoints, checkpoint_writes):
+            names = [col.name for col in table.columns]
+            columns = [
+                literal(str(target), String()).label("thread_id") if name == "thread_id" else table.c[name]
+                for name in names
+            ]
+            source_rows = select(*columns).where(table.c.thread_id == str(source))
+            yield Step(insert_ignore(self.dialect, table).from_select(names, source_rows))  # type: ignore[attr-defined]

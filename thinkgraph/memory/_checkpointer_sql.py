@@ -1,0 +1,285 @@
+"""The statements of :class:`~thinkgraph.memory.SQLCheckpointer`, written once for sync and async.
+
+Each operation is a generator that yields :class:`Step` objects (a statement and its parameters)
+and receives the rows back; ``drive`` runs it on a sync connection and ``adrive`` on an async one,
+so the logic of every method exists once and both APIs issue exactly the same statements.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Executable,
+    Row,
+    and_,
+    cast,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from thinkgraph.memory._engine import Dialect
+from thinkgraph.memory._schema import checkpoint_blobs, checkpoint_writes, checkpoints
+
+__all__ = [
+    "Step",
+    "adrive",
+    "blob_rows_query",
+    "drive",
+    "insert_ignore",
+    "metadata_filter",
+    "upsert",
+    "writes_query",
+]
+
+T = TypeVar("T")
+
+# The most bound parameters one statement may carry (SQLite allows 32766).
+MAX_PARAMS = 30_000
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One statement of an operation; ``fetch`` says whether its rows are sent back."""
+
+    statement: Executable
+    params: Sequence[Mapping[str, Any]] | Mapping[str, Any] | None = None
+    fetch: bool = False
+
+
+Plan = Generator[Step, list[Row[Any]], T]
+
+
+def drive(conn: Connection, plan: Plan[T]) -> T:
+    """Run ``plan`` on a sync connection and return its result."""
+    try:
+        step = next(plan)
+        while True:
+            result = conn.execute(step.statement, step.params)
+            step = plan.send(list(result.all()) if step.fetch else [])
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+async def adrive(conn: AsyncConnection, plan: Plan[T]) -> T:
+    """Run ``plan`` on an async connection and return its result."""
+    try:
+        step = next(plan)
+        while True:
+            result = await conn.execute(step.statement, step.params)
+            step = plan.send(list(result.all()) if step.fetch else [])
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+# --- dialect-specific inserts ---------------------------------------------------------------
+
+
+def insert_ignore(dialect: Dialect, table: Any) -> Executable:
+    """``INSERT`` that silently skips rows whose primary key exists."""
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    stmt = mysql.insert(table)
+    first_key = next(iter(table.primary_key.columns)).name
+    # a no-op assignment: unlike INSERT IGNORE, it does not hide other errors
+    return stmt.on_duplicate_key_update({first_key: stmt.inserted[first_key]})
+
+
+def upsert(dialect: Dialect, table: Any, update: Iterable[str]) -> Executable:
+    """``INSERT`` that overwrites the columns ``update`` of a row whose primary key exists."""
+    names = list(update)
+    keys = [c.name for c in table.primary_key.columns]
+    if dialect == "postgresql":
+        pg = postgresql.insert(table)
+        return pg.on_conflict_do_update(index_elements=keys, set_={n: pg.excluded[n] for n in names})
+    if dialect == "sqlite":
+        lite = sqlite.insert(table)
+        return lite.on_conflict_do_update(index_elements=keys, set_={n: lite.excluded[n] for n in names})
+    my = mysql.insert(table)
+    return my.on_duplicate_key_update({n: my.inserted[n] for n in names})
+
+
+# --- metadata filter ------------------------------------------------------------------------
+
+
+def _json_path(key: str) -> str:
+    return '$."' + key + '"'
+
+
+def metadata_filter(dialect: Dialect, filter: Mapping[str, Any]) -> tuple[list[ColumnElement[bool]], bool]:
+    """SQL predicates for a metadata ``filter`` and whether rows still need checking in Python.
+
+    Values are compared as JSON, as ``InMemorySaver`` compares them in Python: ``{"step": 1}``
+    does not match the string ``"1"``, and ``None`` matches a missing key as well as a null.
+    Nested values (dicts, lists) are narrowed in SQL and compared exactly in Python.
+    """
+    column = checkpoints.c.metadata
+    predicates: list[ColumnElement[bool]] = []
+    residual = False
+    for key, value in filter.items():
+        if dialect != "postgresql" and ('"' in key or "\\" in key):
+            residual = True
+            continue
+        nested = isinstance(value, dict | list)
+        residual = residual or nested
+        if dialect == "postgresql":
+            extracted: ColumnElement[Any] = column[key]  # jsonb -> key
+            if value is None:
+                predicates.append(
+                    or_(extracted.is_(None), extracted == cast(literal("null"), postgresql.JSONB))
+                )
+            elif nested:
+                predicates.append(extracted.is_not(None))
+            else:
+                predicates.append(extracted == cast(literal(json.dumps(value)), postgresql.JSONB))
+            continue
+        if dialect == "mysql":
+            predicates.append(_mysql_equals(column, key, value, nested))
+            continue
+        extracted = func.json_extract(column, _json_path(key))
+        if value is None:
+            predicates.append(extracted.is_(None))
+        elif nested:
+            predicates.append(extracted.is_not(None))
+        elif isinstance(value, bool):
+            predicates.append(func.json_type(column, _json_path(key)) == ("true" if value else "false"))
+        else:
+            predicates.append(extracted == func.json_extract(literal(json.dumps(value)), "$"))
+    return predicates, residual
+
+
+_MYSQL_NUMBERS = ("INTEGER", "UNSIGNED INTEGER", "DOUBLE", "DECIMAL")
+
+
+def _mysql_equals(column: Any, key: str, value: Any, nested: bool) -> ColumnElement[bool]:
+    """JSON equality on MySQL and MariaDB (whose JSON is text: compare by JSON type, then value)."""
+    extracted = func.json_extract(column, _json_path(key))
+    kind = func.json_type(extracted)
+    if value is None:
+        return or_(extracted.is_(None), kind == "NULL")
+    if nested:
+        return kind.in_(("OBJECT", "ARRAY"))
+    if isinstance(value, bool):
+        return and_(kind == "BOOLEAN", func.json_unquote(extracted) == ("true" if value else "false"))
+    if isinstance(value, int | float):
+        return and_(kind.in_(_MYSQL_NUMBERS), extracted == literal(value))
+    text = cast(func.json_unquote(extracted), mysql.BINARY())
+    return and_(kind == "STRING", text == cast(literal(str(value)), mysql.BINARY()))
+
+
+def matches(metadata: Mapping[str, Any], filter: Mapping[str, Any]) -> bool:
+    """The Python check of a metadata filter (``InMemorySaver``'s semantics)."""
+    return all(value == metadata.get(key) for key, value in filter.items())
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+CHECKPOINT_COLUMNS = (
+    checkpoints.c.thread_id,
+    checkpoints.c.ns_hash,
+    checkpoints.c.checkpoint_ns,
+    checkpoints.c.checkpoint_id,
+    checkpoints.c.parent_checkpoint_id,
+    checkpoints.c.type,
+    checkpoints.c.checkpoint,
+    checkpoints.c.metadata,
+)
+
+
+def checkpoints_query(
+    *,
+    thread_id: str | None,
+    ns: str | None,
+    checkpoint_id: str | None,
+    before: str | None,
+    after_key: tuple[str, str, str] | None,
+    predicates: Sequence[ColumnElement[bool]],
+    limit: int | None,
+) -> Executable:
+    """Checkpoints newest first (by id, then thread and namespace for a stable order)."""
+    from thinkgraph.memory._schema import ns_hash
+
+    c = checkpoints.c
+    where: list[ColumnElement[bool]] = list(predicates)
+    if thread_id is not None:
+        where.append(c.thread_id == thread_id)
+    if ns is not None:
+        where.append(c.ns_hash == ns_hash(ns))
+    if checkpoint_id is not None:
+        where.append(c.checkpoint_id == checkpoint_id)
+    if before is not None:
+        where.append(c.checkpoint_id < before)
+    # newest first; thread and namespace break ties only when they are not fixed by the filter,
+    # so that a single thread's listing walks its primary key without sorting
+    order = [c.checkpoint_id]
+    if thread_id is None:
+        order.append(c.thread_id)
+    if ns is None:
+        order.append(c.ns_hash)
+    if after_key is not None:
+        last = dict(zip(("checkpoint_id", "thread_id", "ns_hash"), after_key, strict=True))
+        where.append(tuple_(*order) < tuple_(*(literal(last[col.name]) for col in order)))
+    query = (
+        select(*CHECKPOINT_COLUMNS)
+        .where(and_(*where) if where else true_())
+        .order_by(*(col.desc() for col in order))
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return query
+
+
+def true_() -> ColumnElement[bool]:
+    """An always-true predicate that renders on every dialect."""
+    return literal(1) == literal(1)
+
+
+def blob_rows_query(groups: Sequence[tuple[str, str]], versions: Sequence[str]) -> Executable:
+    """The blobs of these (thread, ns hash) groups with one of these versions.
+
+    Versions carry a random part, so this is (nearly) exactly the blobs wanted; the caller
+    matches rows to checkpoints by (thread, ns hash, channel, version).
+    """
+    b = checkpoint_blobs.c
+    return select(b.thread_id, b.ns_hash, b.channel, b.version, b.type, b.blob).where(
+        tuple_(b.thread_id, b.ns_hash).in_(groups), b.version.in_(versions)
+    )
+
+
+def writes_query(groups: Sequence[tuple[str, str]], checkpoint_ids: Sequence[str]) -> Executable:
+    """The pending writes of these checkpoints, in application order (task path, task id, index)."""
+    w = checkpoint_writes.c
+    return (
+        select(w.thread_id, w.ns_hash, w.checkpoint_id, w.task_id, w.channel, w.type, w.blob)
+        .where(tuple_(w.thread_id, w.ns_hash).in_(groups), w.checkpoint_id.in_(checkpoint_ids))
+        .order_by(w.thread_id, w.ns_hash, w.checkpoint_id, w.task_path, w.task_id, w.idx)
+    )
+
+
+def chunks(items: Sequence[T], params_per_item: int, reserved: int = 0) -> Iterable[Sequence[T]]:
+    """Split ``items`` so that no statement binds more than :data:`MAX_PARAMS` parameters."""
+    size = max(1, (MAX_PARAMS - reserved) // params_per_item)
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+# --- deletes --------------------------------------------------------------------------------
+
+
+def delete_thread_steps(thread_ids: Sequence[str]) -> Iterable[Step]:
+    """Delete every row of these threads from the three tables."""
+    for table in (checkpoint_writes, checkpoint_blobs, checkpoints):
+        yield Step(delete(table).where(table.c.thread_id.in_(thread_ids)))

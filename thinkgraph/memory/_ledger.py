@@ -1,0 +1,420 @@
+"""The run ledger: runs, model calls and tool calls in SQL, with cost queries (sync and async).
+
+Every record is its own short transaction, committed before the method returns, so what was
+recorded survives a crash of the process a moment later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import sqlalchemy as sa
+import sqlalchemy.exc
+from sqlalchemy import URL, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from thinkgraph.exceptions import PersistenceError
+from thinkgraph.memory._engine import Engines, engines_for
+from thinkgraph.memory._ledger_schema import model_calls, runs, tool_calls
+from thinkgraph.memory._ledger_sql import (
+    Ops,
+    calls_query,
+    costs_ops,
+    finish_ops,
+    model_call_ops,
+    runs_query,
+    select_ops,
+    start_ops,
+    summary_ops,
+    tool_call_ops,
+)
+from thinkgraph.memory._ledger_types import (
+    CostGroup,
+    CostRow,
+    ModelCallRecord,
+    RunRecord,
+    RunStatus,
+    RunSummary,
+    ToolCallRecord,
+    ToolStatus,
+)
+from thinkgraph.memory._migrate import aupgrade, upgrade
+from thinkgraph.memory._store_sql import adrive, drive
+
+__all__ = ["Ledger"]
+
+T = TypeVar("T")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- the ledger ---------------------------------------------------------------------------
+
+
+class Ledger:
+    """The record of runs, model calls and tool calls in a SQL database, with cost queries.
+
+    Every ``record_*``/``start_run``/``finish_run`` is one short transaction of its own. Each
+    method has an async twin prefixed with ``a`` (``arecord_model_call``...).
+
+    Args:
+        db: a database URL, an engine, or :class:`~thinkgraph.memory.Engines` (shared with the
+            checkpointer and store is fine). Engines created here are closed by :meth:`close`.
+        clock: returns the current time (timezone-aware); tests inject one.
+
+    Example:
+        >>> ledger = Ledger("sqlite://")
+        >>> ledger.setup()
+        >>> run = ledger.start_run(run_id="r1", thread_id="t1", graph="demo")
+        >>> ledger.finish_run("r1", "succeeded").status
+        'succeeded'
+        >>> ledger.close()
+    """
+
+    def __init__(
+        self, db: str | URL | Engine | AsyncEngine | Engines, *, clock: Callable[[], datetime] | None = None
+    ) -> None:
+        self._owned = not isinstance(db, Engines)
+        self.engines = engines_for(db)
+        self._clock = clock or _utcnow
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    def _failed(self, exc: sqlalchemy.exc.SQLAlchemyError) -> PersistenceError:
+        orig = getattr(exc, "orig", None) or exc
+        return PersistenceError(
+            f"the ledger on {self.engines.url!r} failed: {type(orig).__name__}: {orig}; "
+            "if its tables are missing, call ledger.setup() (or run `thinkgraph db upgrade`)"
+        )
+
+    def _write(self, ops: Ops[T]) -> T:
+        try:
+            with self.engines.write() as conn:
+                return drive(conn, ops)
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise self._failed(exc) from exc
+
+    def _read(self, ops: Ops[T]) -> T:
+        try:
+            with self.engines.read() as conn:
+                return drive(conn, ops)
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise self._failed(exc) from exc
+
+    async def _awrite(self, ops: Ops[T]) -> T:
+        try:
+            async with self.engines.awrite() as conn:
+                return await adrive(conn, ops)
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise self._failed(exc) from exc
+
+    async def _aread(self, ops: Ops[T]) -> T:
+        try:
+            async with self.engines.aread() as conn:
+                return await adrive(conn, ops)
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            raise self._failed(exc) from exc
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Create or upgrade the tables (idempotent; several processes may call it)."""
+        upgrade(self.engines)
+
+    async def asetup(self) -> None:
+        """Async twin of :meth:`setup`."""
+        await aupgrade(self.engines)
+
+    def close(self) -> None:
+        """Close the engines this ledger created."""
+        if self._owned:
+            self.engines.dispose()
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`."""
+        if self._owned:
+            await self.engines.adispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # --- recording ------------------------------------------------------------------------
+
+    def start_run(
+        self, *, run_id: str | None = None, thread_id: str | None = None, graph: str | None = None
+    ) -> RunRecord:
+        """Record that a run started (status ``running``); starting a known run id restarts it.
+
+        Args:
+            run_id: the run's id; a new UUID when omitted.
+            thread_id: the thread it runs on.
+            graph: the graph's name.
+
+        Returns:
+            The run as recorded.
+        """
+        return self._write(start_ops(self.engines.dialect, run_id, thread_id, graph, self._clock()))
+
+    def finish_run(
+        self, run_id: str, status: RunStatus, *, error: str | BaseException | None = None
+    ) -> RunRecord:
+        """Record how a run ended.
+
+        Args:
+            run_id: the run.
+            status: ``succeeded``, ``failed``, ``interrupted`` or ``cancelled`` (``running`` reopens it).
+            error: the error that ended it (an exception is stored as ``"ErrorClass: message"``).
+
+        Raises:
+            ConfigError: an unknown status, or a run that was never started.
+        """
+        return self._write(finish_ops(run_id, status, error, self._clock()))
+
+    def record_model_call(
+        self,
+        info: Mapping[str, Any],
+        *,
+        run_id: str | None = None,
+        thread_id: str | None = None,
+        node: str | None = None,
+        error_class: str | None = None,
+    ) -> ModelCallRecord:
+        """Record one model call from its :class:`~thinkgraph.models.CallInfo`.
+
+        Args:
+            info: the ``CallInfo`` of the call (``response_metadata["thinkgraph"]`` of its message).
+                A ``None`` cost or ``unpriced`` marks the call unpriced (cost unknown, not zero);
+                attempts skipped by an open circuit are not counted as tries.
+            run_id: the run it belongs to.
+            thread_id: the thread it belongs to.
+            node: the node that made it.
+            error_class: the error's class name when the call failed.
+        """
+        return ModelCallRecord.from_row(
+            self._write(model_call_ops(info, run_id, thread_id, node, error_class, self._clock()))
+        )
+
+    def record_tool_call(
+        self,
+        tool: str,
+        *,
+        status: ToolStatus = "ok",
+        latency_s: float = 0.0,
+        run_id: str | None = None,
+        thread_id: str | None = None,
+        node: str | None = None,
+        error_class: str | None = None,
+    ) -> ToolCallRecord:
+        """Record one tool call.
+
+        Args:
+            tool: the tool's name.
+            status: ``ok``, ``error``, ``timeout`` or ``denied``.
+            latency_s: seconds it took.
+            run_id: the run it belongs to.
+            thread_id: the thread it belongs to.
+            node: the node that ran it.
+            error_class: the error's class name when it failed.
+
+        Raises:
+            ConfigError: an unknown status.
+        """
+        ops = tool_call_ops(tool, status, latency_s, run_id, thread_id, node, error_class, self._clock())
+        return ToolCallRecord.from_row(self._write(ops))
+
+    # --- queries --------------------------------------------------------------------------
+
+    def runs(
+        self,
+        *,
+        thread_id: str | None = None,
+        graph: str | None = None,
+        status: RunStatus | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[RunRecord]:
+        """Runs, newest first, optionally of one thread, graph or status, started in ``[since, until)``.
+
+        Naive datetimes are taken as UTC.
+        """
+        rows = self._read(select_ops(runs_query(thread_id, graph, status, since, until, limit)))
+        return [RunRecord.from_row(row) for row in rows]
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """One run, or ``None`` if the ledger does not know it."""
+        rows = self._read(select_ops(sa.select(runs).where(runs.c.run_id == run_id)))
+        return RunRecord.from_row(rows[0]) if rows else None
+
+    def model_calls(
+        self,
+        *,
+        run_id: str | None = None,
+        thread_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[ModelCallRecord]:
+        """Model calls in recording order, optionally of one run or thread and in ``[since, until)``."""
+        rows = self._read(select_ops(calls_query(model_calls, run_id, thread_id, since, until)))
+        return [ModelCallRecord.from_row(row) for row in rows]
+
+    def tool_calls(
+        self,
+        *,
+        run_id: str | None = None,
+        thread_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[ToolCallRecord]:
+        """Tool calls in recording order, optionally of one run or thread and in ``[since, until)``."""
+        rows = self._read(select_ops(calls_query(tool_calls, run_id, thread_id, since, until)))
+        return [ToolCallRecord.from_row(row) for row in rows]
+
+    def costs(
+        self,
+        group_by: Sequence[CostGroup] | CostGroup = ("model",),
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        run_id: str | None = None,
+        thread_id: str | None = None,
+    ) -> list[CostRow]:
+        """Model call totals per group, most expensive first.
+
+        Args:
+            group_by: any of ``"thread"``, ``"node"``, ``"provider"``, ``"model"`` (the model that
+                answered), ``"run"``; empty for one row of grand totals.
+            since: only calls recorded at or after this time.
+            until: only calls recorded before this time.
+            run_id: only the calls of this run.
+            thread_id: only the calls of this thread.
+
+        Returns:
+            One :class:`CostRow` per group; ``cost_usd`` sums the priced calls and
+            ``unpriced_calls`` counts the others.
+
+        Raises:
+            ConfigError: an unknown group.
+        """
+        return self._read(costs_ops(group_by, since, until, run_id, thread_id))
+
+    def run_summary(self, run_id: str) -> RunSummary:
+        """Totals of one run: overall, by node and by provider, with tool call counts."""
+        return self._read(summary_ops(run_id))
+
+    # --- async twins ----------------------------------------------------------------------
+
+    async def astart_run(
+        self, *, run_id: str | None = None, thread_id: str | None = None, graph: str | None = None
+    ) -> RunRecord:
+        """Async twin of :meth:`start_run`."""
+        return await self._awrite(start_ops(self.engines.dialect, run_id, thread_id, graph, self._clock()))
+
+    async def afinish_run(
+        self, run_id: str, status: RunStatus, *, error: str | BaseException | None = None
+    ) -> RunRecord:
+        """Async twin of :meth:`finish_run`."""
+        return await self._awrite(finish_ops(run_id, status, error, self._clock()))
+
+    async def arecord_model_call(
+        self,
+        info: Mapping[str, Any],
+        *,
+        run_id: str | None = None,
+        thread_id: str | None = None,
+        node: str | None = None,
+        error_class: str | None = None,
+    ) -> ModelCallRecord:
+        """Async twin of :meth:`record_model_call`."""
+        ops = model_call_ops(info, run_id, thread_id, node, error_class, self._clock())
+        return ModelCallRecord.from_row(await self._awrite(ops))
+
+    async def arecord_tool_call(
+        self,
+        tool: str,
+        *,
+        status: ToolStatus = "ok",
+        latency_s: float = 0.0,
+        run_id: str | None = None,
+        thread_id: str | None = None,
+        node: str | None = None,
+        error_class: str | None = None,
+    ) -> ToolCallRecord:
+        """Async twin of :meth:`record_tool_call`."""
+        ops = tool_call_ops(tool, status, latency_s, run_id, thread_id, node, error_class, self._clock())
+        return ToolCallRecord.from_row(await self._awrite(ops))
+
+    async def aruns(
+        self,
+        *,
+        thread_id: str | None = None,
+        graph: str | None = None,
+        status: RunStatus | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[RunRecord]:
+        """Async twin of :meth:`runs`."""
+        rows = await self._aread(select_ops(runs_query(thread_id, graph, status, since, until, limit)))
+        return [RunRecord.from_row(row) for row in rows]
+
+    async def aget_run(self, run_id: str) -> RunRecord | None:
+        """Async twin of :meth:`get_run`."""
+        rows = await self._aread(select_ops(sa.select(runs).where(runs.c.run_id == run_id)))
+        return RunRecord.from_row(rows[0]) if rows else None
+
+    async def amodel_calls(
+        self,
+        *,
+        run_id: str | None = None,
+        thread_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[ModelCallRecord]:
+        """Async twin of :meth:`model_calls`."""
+        rows = await self._aread(select_ops(calls_query(model_calls, run_id, thread_id, since, until)))
+        return [ModelCallRecord.from_row(row) for row in rows]
+
+    async def atool_calls(
+        self,
+        *,
+        run_id: str | None = None,
+        thread_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[ToolCallRecord]:
+        """Async twin of :meth:`tool_calls`."""
+        rows = await self._aread(select_ops(calls_query(tool_calls, run_id, thread_id, since, until)))
+        return [ToolCallRecord.from_row(row) for row in rows]
+
+    async def acosts(
+        self,
+        group_by: Sequence[CostGroup] | CostGroup = ("model",),
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        run_id: str | None = None,
+        thread_id: str | None = None,
+    ) -> list[CostRow]:
+        """Async twin of :meth:`costs`."""
+        return await self._aread(costs_ops(group_by, since, until, run_id, thread_id))
+
+    async def arun_summary(self, run_id: str) -> RunSummary:
+        """Async twin of :meth:`run_summary`."""
+        return await self._aread(summary_ops(run_id))

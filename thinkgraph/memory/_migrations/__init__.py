@@ -1,0 +1,1 @@
+"""Alembic scripts of ``thinkgraph.memory`` (applied by :func:`thinkgraph.memory.upgrade`)."""

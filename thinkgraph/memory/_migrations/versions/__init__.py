@@ -1,0 +1,1 @@
+"""Revisions, linear: each names the previous one as ``down_revision``."""
