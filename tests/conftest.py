@@ -127,3 +127,17 @@ def server_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[st
     """A fresh PostgreSQL or MariaDB database."""
     with database(request.param, tmp_path) as url:
         yield url
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database."""
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    """A fresh MariaDB database."""
+    with mariadb_database() as url:
+        yield url

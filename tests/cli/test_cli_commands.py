@@ -127,6 +127,9 @@ def test_pause_without_input_then_resume_in_a_new_process(db: str) -> None:
     thread = paused["thread_id"]
     assert paused["status"] == "paused"
     assert paused["interrupts"][0]["value"]["tool"] == "refund"
+    assert paused["output"]["messages"][-1]["tool_calls"] == [
+        {"name": "refund", "args": {"amount": 12.5, "order_id": "A-1"}}
+    ]
     assert paused["resume"] == f"thinkgraph resume {thread} --db '{db}'"
     assert f"resume it with: thinkgraph resume {thread}" in err
 

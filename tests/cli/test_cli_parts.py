@@ -44,7 +44,7 @@ HERE = Path(__file__).parent
 
 
 def _events() -> list[Any]:
-    ids = {"run_id": "r1", "thread_id": "t1"}
+    ids: dict[str, Any] = {"run_id": "r1", "thread_id": "t1"}
     failed = AIMessage(
         "ok",
         response_metadata={

@@ -10,25 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from tg_memory_support import Clock
 
 from thinkgraph.exceptions import ConfigError, PersistenceError
 from thinkgraph.memory import CostRow, Ledger, ModelCallRecord, RunRecord, RunSummary, ToolCallRecord
 from thinkgraph.models._metadata import AttemptInfo, CallInfo
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def call_info(
@@ -69,7 +57,7 @@ def call_info(
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(T0)
 
 
 @pytest.fixture
@@ -83,13 +71,13 @@ async def test_runs_and_calls_round_trip(ledger: Ledger, clock: Clock) -> None:
     run = ledger.start_run(run_id="r1", thread_id="t1", graph="demo")
     assert run == RunRecord("r1", "t1", "demo", "running", T0, None, None)
     assert run.duration_s is None
-    clock.advance(1)
+    clock.advance(seconds=1)
     info = call_info(attempts=3)
     info["attempts"][0]["skipped"] = True  # skipped by an open circuit: not a try
     first = ledger.record_model_call(info, run_id="r1", thread_id="t1", node="plan")
     assert isinstance(first, ModelCallRecord)
     assert (first.attempts, first.fallback, first.cost_usd, first.unpriced) == (2, False, 0.25, False)
-    clock.advance(1)
+    clock.advance(seconds=1)
     fallback = await ledger.arecord_model_call(
         call_info("anthropic/claude", provider="anthropic", requested="openai/gpt-4o", cost=None),
         run_id="r1",
@@ -115,7 +103,7 @@ async def test_runs_and_calls_round_trip(ledger: Ledger, clock: Clock) -> None:
         "fetch", status="timeout", latency_s=5.0, run_id="r1", node="act", error_class="ToolTimeoutError"
     )
     assert isinstance(tool, ToolCallRecord) and tool.status == "ok" and failed_tool.status == "timeout"
-    clock.advance(3)
+    clock.advance(seconds=3)
     done = ledger.finish_run("r1", "failed", error=RuntimeError("boom"))
     assert (done.status, done.error, done.duration_s) == ("failed", "RuntimeError: boom", 5.0)
 
@@ -165,7 +153,7 @@ async def test_queries_filter_group_and_order(ledger: Ledger, clock: Clock) -> N
                 thread_id=thread,
                 node=node,
             )
-        clock.advance(60)
+        clock.advance(seconds=60)
         await ledger.afinish_run(f"r{i}", "succeeded" if i % 2 else "interrupted")
     assert [r.run_id for r in ledger.runs()] == ["r3", "r2", "r1", "r0"]
     assert [r.run_id for r in await ledger.aruns(thread_id="t1")] == ["r2", "r0"]

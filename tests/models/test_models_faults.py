@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
-from tg_models_support import FAKE_KEY_ENV, FAST_RETRY, chat, spec_for
+from tg_models_support import FAKE_KEY_ENV, FAST_RETRY, Clock, chat, spec_for
 
 from thinkgraph.exceptions import (
     AllProvidersFailed,
@@ -191,14 +191,6 @@ async def test_retry_after_too_long_falls_over_without_waiting(fresh_fake: FakeP
     )
     reply = await model.ainvoke("hi")
     assert reply.content == "fallback" and slept == []
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_circuit_breaker_skips_a_dead_model_then_probes(fresh_fake: FakeProvider) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from tg_models_support import Clock
 
 from thinkgraph.models import BreakerRegistry, RetryPolicy
 
@@ -34,16 +35,8 @@ def test_retry_after_beyond_the_limit_gives_up() -> None:
     assert policy.delay(0, 10.0) is not None
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_breaker_opens_after_threshold_and_half_opens_after_cooldown() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     breakers = BreakerRegistry(threshold=3, cooldown=10.0, clock=clock)
     assert breakers.state(KEY) == "closed"
     for _ in range(2):
@@ -65,7 +58,7 @@ def test_breaker_opens_after_threshold_and_half_opens_after_cooldown() -> None:
 
 
 def test_failed_probe_reopens_for_a_new_cooldown() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     breakers = BreakerRegistry(threshold=1, cooldown=5.0, clock=clock)
     breakers.record_failure(KEY)
     clock.now += 5.0
@@ -79,7 +72,7 @@ def test_failed_probe_reopens_for_a_new_cooldown() -> None:
 
 
 def test_released_probe_lets_another_probe_through() -> None:
-    clock = Clock()
+    clock = Clock(100.0)
     breakers = BreakerRegistry(threshold=1, cooldown=1.0, clock=clock)
     breakers.record_failure(KEY)
     clock.now += 2.0

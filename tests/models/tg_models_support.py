@@ -16,6 +16,16 @@ async def no_sleep(seconds: float) -> None:
 FAST_RETRY = RetryPolicy(base=0.001, cap=0.002, jitter=False, sleep=no_sleep)
 
 
+class Clock:
+    """A monotonic clock the test moves by hand (``clock.now += seconds``), for breakers."""
+
+    def __init__(self, now: float = 0.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def spec_for(fake: FakeProvider, model: str, deployment: str | None = None, **kwargs: object) -> ModelSpec:
     """A spec pointing ``model`` (``provider/name``) at ``deployment`` of ``fake``."""
     provider = model.split("/", 1)[0]

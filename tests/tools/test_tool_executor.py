@@ -347,22 +347,15 @@ def test_finished_calls_do_not_run_again_after_a_crash(tmp_path: Path) -> None:
     script.write_text(CRASH_SCRIPT)
     log, db = tmp_path / "log.txt", f"sqlite:///{tmp_path / 'checkpoints.db'}"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    crashed = subprocess.run(
-        [sys.executable, str(script), str(log), db, "crash"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+
+    def run_script(mode: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, str(script), str(log), db, mode]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    crashed = run_script("crash")
     assert crashed.returncode == 17, crashed.stderr
     assert sorted(log.read_text().split()) == ["quick:0", "quick:1", "quick:2", "slow:start"]
-    resumed = subprocess.run(
-        [sys.executable, str(script), str(log), db, "resume"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    resumed = run_script("resume")
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.split() == ["final", "7"]  # human, ai, 4 tool results, final
     lines = Counter(log.read_text().split())

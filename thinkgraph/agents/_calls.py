@@ -12,15 +12,27 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 from pydantic import BaseModel
 
 from thinkgraph.agents._trace import ReasoningTrace, trace_step
-from thinkgraph.exceptions import MalformedResponseError
+from thinkgraph.exceptions import ConfigError, MalformedResponseError
 from thinkgraph.models import ChatModel, ModelSpec, resolve_model
 
-__all__ = ["ModelLike", "as_node", "call_structured", "model_name", "resolve"]
+__all__ = ["ModelLike", "as_node", "call_structured", "last_human_text", "model_name", "resolve"]
 
 #: Anything an agent accepts as a model: resolved with :func:`thinkgraph.models.resolve_model`.
 ModelLike = ChatModel | ModelSpec | str | BaseChatModel
 
 S = TypeVar("S", bound=BaseModel)
+
+
+def last_human_text(messages: Sequence[BaseMessage], missing: str) -> str:
+    """The text of the last ``HumanMessage``: the question or request an agent works on.
+
+    Raises:
+        ConfigError: there is none; ``missing`` is the error's message.
+    """
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            return message.text if isinstance(message.text, str) else str(message.content)
+    raise ConfigError(missing)
 
 
 def resolve(model: ModelLike) -> BaseChatModel:

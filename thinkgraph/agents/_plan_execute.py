@@ -16,7 +16,7 @@ from langgraph.graph import END, START, StateGraph, add_messages
 from langgraph.types import Send, interrupt
 from pydantic import ValidationError
 
-from thinkgraph.agents._calls import ModelLike, as_node, call_structured, resolve
+from thinkgraph.agents._calls import ModelLike, as_node, call_structured, last_human_text, resolve
 from thinkgraph.agents._plan import Plan, PlanStep, ReplanDecision, StepReport, StepResult
 from thinkgraph.agents._react import build_tool_agent
 from thinkgraph.agents._trace import ReasoningTrace
@@ -93,10 +93,9 @@ class StepTask(TypedDict):
 
 
 def _request(messages: Sequence[AnyMessage]) -> str:
-    for message in reversed(messages):
-        if isinstance(message, HumanMessage):
-            return message.text if isinstance(message.text, str) else str(message.content)
-    raise ConfigError("the plan-and-execute agent needs a HumanMessage with the request in 'messages'")
+    return last_human_text(
+        messages, "the plan-and-execute agent needs a HumanMessage with the request in 'messages'"
+    )
 
 
 def _status(results: Mapping[str, StepResult], step_id: str) -> str | None:

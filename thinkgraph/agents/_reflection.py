@@ -11,7 +11,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph, add_messages
 from pydantic import BaseModel, Field
 
-from thinkgraph.agents._calls import ModelLike, as_node, call_structured, resolve
+from thinkgraph.agents._calls import ModelLike, as_node, call_structured, last_human_text, resolve
 from thinkgraph.agents._trace import ReasoningTrace
 from thinkgraph.exceptions import ConfigError
 
@@ -68,10 +68,9 @@ class ReflectionState(TypedDict, total=False):
 
 
 def _question(messages: Sequence[AnyMessage]) -> str:
-    for message in reversed(messages):
-        if isinstance(message, HumanMessage):
-            return message.text if isinstance(message.text, str) else str(message.content)
-    raise ConfigError("the reflection agent needs a HumanMessage with the question in 'messages'")
+    return last_human_text(
+        messages, "the reflection agent needs a HumanMessage with the question in 'messages'"
+    )
 
 
 def _evidence(state: ReflectionState) -> str:

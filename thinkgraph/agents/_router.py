@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal, TypedDict, cast
 
 from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
@@ -13,9 +13,8 @@ from langgraph.graph import END, START, StateGraph, add_messages
 from langgraph.pregel import Pregel
 from pydantic import BaseModel, Field
 
-from thinkgraph.agents._calls import ModelLike, as_node, call_structured, resolve
+from thinkgraph.agents._calls import ModelLike, as_node, call_structured, last_human_text, resolve
 from thinkgraph.agents._trace import ReasoningTrace, trace_step
-from thinkgraph.exceptions import ConfigError
 
 __all__ = ["DifficultyGrade", "RouterState", "build_difficulty_router"]
 
@@ -52,11 +51,8 @@ class RouterState(TypedDict, total=False):
     traces: Annotated[list[ReasoningTrace], operator.add]
 
 
-def _request(messages: list[AnyMessage]) -> str:
-    for message in reversed(messages):
-        if isinstance(message, HumanMessage):
-            return message.text if isinstance(message.text, str) else str(message.content)
-    raise ConfigError("the router needs a HumanMessage with the request in 'messages'")
+def _request(messages: Sequence[AnyMessage]) -> str:
+    return last_human_text(messages, "the router needs a HumanMessage with the request in 'messages'")
 
 
 def _is_rule(grader: Any) -> bool:

@@ -119,6 +119,7 @@ async def _consume(stream: AsyncIterator[Any], view: RunView) -> Outcome:
             outcome.status, outcome.output, outcome.summary = "finished", event.output, event.summary
         elif event.kind == "run_interrupted":
             outcome.status, outcome.interrupts = "interrupted", tuple(event.interrupts)
+            outcome.output = getattr(event, "output", None)
     return outcome
 
 
@@ -207,6 +208,7 @@ async def _execute(
                                 for i, v in outcome.interrupts
                             ],
                             "resume": hint,
+                            "output": jsonable(outcome.output),
                             "summary": view.summary(),
                         }
                         typer.echo(json.dumps(payload, indent=2, sort_keys=True))

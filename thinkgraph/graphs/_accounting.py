@@ -10,7 +10,7 @@ from langgraph.config import get_stream_writer
 from thinkgraph.graphs._context import RunContext
 from thinkgraph.graphs._events import CostUpdated, ReasoningDelta
 from thinkgraph.graphs._resolve import Resolved
-from thinkgraph.models._metadata import CallInfo, call_info_of, reasoning_of
+from thinkgraph.models._metadata import AttemptInfo, CallInfo, call_info_of, reasoning_of
 
 __all__ = [
     "Signal",
@@ -131,13 +131,20 @@ async def aaccount(run: RunContext | None, node: str, resolved: Resolved, messag
 
 def _refusal(exc: Exception) -> CallInfo:
     model = str(getattr(exc, "model", "") or "")
+    return _unanswered(model, model, str(getattr(exc, "provider", "") or "unknown"), [], 0.0)
+
+
+def _unanswered(
+    requested: str, model: str, provider: str, attempts: list[AttemptInfo], latency_s: float
+) -> CallInfo:
+    """The ``CallInfo`` of a call that produced no answer: no tokens, no cost."""
     return CallInfo(
-        requested_model=model,
+        requested_model=requested,
         model=model,
-        provider=str(getattr(exc, "provider", "") or "unknown"),
-        attempts=[],
+        provider=provider,
+        attempts=attempts,
         fallback=False,
-        latency_s=0.0,
+        latency_s=latency_s,
         input_tokens=0,
         output_tokens=0,
         cached_tokens=0,
@@ -177,30 +184,18 @@ def _failure(resolved: Resolved, exc: BaseException) -> CallInfo:
     last = attempts[-1] if attempts else None
     model = last.model if last is not None else str(getattr(exc, "model", None) or requested)
     provider = last.provider if last is not None else (_provider(model) if resolved.chain else "unknown")
-    return CallInfo(
-        requested_model=requested,
-        model=model,
-        provider=provider,
-        attempts=[
-            {
-                "model": a.model,
-                "provider": a.provider,
-                "error_class": a.error_class,
-                "message": a.message,
-                "latency_s": a.latency_s,
-                "skipped": a.skipped,
-            }
-            for a in attempts
-        ],
-        fallback=False,
-        latency_s=sum(a.latency_s for a in attempts),
-        input_tokens=0,
-        output_tokens=0,
-        cached_tokens=0,
-        reasoning_tokens=0,
-        cost_usd=0.0,
-        unpriced=False,
-    )
+    tried: list[AttemptInfo] = [
+        {
+            "model": a.model,
+            "provider": a.provider,
+            "error_class": a.error_class,
+            "message": a.message,
+            "latency_s": a.latency_s,
+            "skipped": a.skipped,
+        }
+        for a in attempts
+    ]
+    return _unanswered(requested, model, provider, tried, sum(a.latency_s for a in attempts))
 
 
 def account_failure(run: RunContext | None, node: str, resolved: Resolved, exc: BaseException) -> None:

@@ -219,12 +219,27 @@ class CompiledGraph(HistoryMixin):
             return "cancelled"
         return "failed"
 
-    def _modes(self, tokens: bool) -> list[str]:
-        return [*_STREAM_MODES, "messages"] if tokens else list(_STREAM_MODES)
-
     @staticmethod
-    def _interrupts(snapshot: Any) -> tuple[tuple[str, Any], ...]:
-        return tuple((i.id, i.value) for i in snapshot.interrupts)
+    def _stream_options(run: RunContext, tokens: bool) -> dict[str, Any]:
+        modes = [*_STREAM_MODES, "messages"] if tokens else list(_STREAM_MODES)
+        return {"stream_mode": modes, "subgraphs": True, "version": "v2", "control": run.control}
+
+    def _last_event(self, run: RunContext, snapshot: Any) -> RunInterrupted | RunFinished:
+        """The event that ends a run, from the thread's state after it."""
+        interrupts = tuple((i.id, i.value) for i in snapshot.interrupts)
+        if interrupts or snapshot.next:  # an interrupt() or a breakpoint (interrupt_before/after)
+            return RunInterrupted(
+                run_id=run.run_id,
+                thread_id=run.thread_id,
+                interrupts=interrupts,
+                output=dict(snapshot.values),
+            )
+        return RunFinished(
+            run_id=run.run_id,
+            thread_id=run.thread_id,
+            output=dict(snapshot.values),
+            summarize=self._summarizer(run.run_id),
+        )
 
     # --- async ----------------------------------------------------------------------------
 
@@ -273,12 +288,7 @@ class CompiledGraph(HistoryMixin):
         try:
             try:
                 async for part in self.graph.astream(
-                    self._input(input, resume, resuming),
-                    run_config,
-                    stream_mode=self._modes(tokens),
-                    subgraphs=True,
-                    version="v2",
-                    control=run.control,
+                    self._input(input, resume, resuming), run_config, **self._stream_options(run, tokens)
                 ):
                     for event in translator.translate(part):
                         yield event
@@ -287,26 +297,13 @@ class CompiledGraph(HistoryMixin):
             except GraphDrained:
                 raise self._stopped(run) from None
             await self.ledger.atools(run, translator)
-            snapshot = await self.graph.aget_state(run_config)
-            interrupts = self._interrupts(snapshot)
-            if interrupts or snapshot.next:  # an interrupt() or a breakpoint (interrupt_before/after)
+            last = self._last_event(run, await self.graph.aget_state(run_config))
+            if isinstance(last, RunInterrupted):
                 status = "interrupted"
-                yield RunInterrupted(
-                    run_id=run.run_id,
-                    thread_id=run.thread_id,
-                    interrupts=interrupts,
-                    output=dict(snapshot.values),
-                )
             else:
                 status = "completed"
                 await self.ledger.afinish(run, status, None)
-                yield RunFinished(
-                    run_id=run.run_id,
-                    thread_id=run.thread_id,
-                    output=dict(snapshot.values),
-                    summarize=self._summarizer(run.run_id),
-                )
-                return
+            yield last
         except BaseException as exc:
             if status == "failed":  # a consumer that stops after the last event changes nothing
                 status, error = self._status(exc), exc
@@ -388,12 +385,7 @@ class CompiledGraph(HistoryMixin):
         try:
             try:
                 for part in self.graph.stream(
-                    self._input(input, resume, resuming),
-                    run_config,
-                    stream_mode=self._modes(tokens),
-                    subgraphs=True,
-                    version="v2",
-                    control=run.control,
+                    self._input(input, resume, resuming), run_config, **self._stream_options(run, tokens)
                 ):
                     yield from translator.translate(part)
                     self.ledger.tools(run, translator)
@@ -401,26 +393,13 @@ class CompiledGraph(HistoryMixin):
             except GraphDrained:
                 raise self._stopped(run) from None
             self.ledger.tools(run, translator)
-            snapshot = self.graph.get_state(run_config)
-            interrupts = self._interrupts(snapshot)
-            if interrupts or snapshot.next:  # an interrupt() or a breakpoint (interrupt_before/after)
+            last = self._last_event(run, self.graph.get_state(run_config))
+            if isinstance(last, RunInterrupted):
                 status = "interrupted"
-                yield RunInterrupted(
-                    run_id=run.run_id,
-                    thread_id=run.thread_id,
-                    interrupts=interrupts,
-                    output=dict(snapshot.values),
-                )
             else:
                 status = "completed"
                 self.ledger.finish(run, status, None)
-                yield RunFinished(
-                    run_id=run.run_id,
-                    thread_id=run.thread_id,
-                    output=dict(snapshot.values),
-                    summarize=self._summarizer(run.run_id),
-                )
-                return
+            yield last
         except BaseException as exc:
             if status == "failed":  # a consumer that stops after the last event changes nothing
                 status, error = self._status(exc), exc

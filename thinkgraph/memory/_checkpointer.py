@@ -30,8 +30,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from thinkgraph.exceptions import ConfigError, PersistenceError, SchemaTooOldError
 from thinkgraph.memory._checkpointer_plans import CheckpointPlans, ListCursor
 from thinkgraph.memory._checkpointer_sql import Plan, adrive, drive
-from thinkgraph.memory._engine import Engines, engines_for
+from thinkgraph.memory._engine import Engines
 from thinkgraph.memory._migrate import aupgrade, upgrade
+from thinkgraph.memory._resource import EngineResource
 
 __all__ = ["SQLCheckpointer"]
 
@@ -40,7 +41,32 @@ T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 500
 
 
-class SQLCheckpointer(BaseCheckpointSaver[str]):
+class _Pages:
+    """The pages of one ``list`` call: how many rows the next reads, and the trim to ``limit``."""
+
+    def __init__(self, page_size: int, limit: int | None) -> None:
+        self.page_size = page_size
+        self.remaining = limit
+        self.cursor: ListCursor | None = None
+        self.last = False
+
+    def next_limit(self) -> int | None:
+        """Rows for the next page; ``None`` when the listing is over."""
+        if self.last or (self.remaining is not None and self.remaining <= 0):
+            return None
+        return self.page_size if self.remaining is None else min(self.page_size, self.remaining)
+
+    def take(self, page: tuple[list[CheckpointTuple], ListCursor | None]) -> list[CheckpointTuple]:
+        """The tuples of a page that still count, remembering where the next page starts."""
+        tuples, self.cursor = page
+        self.last = self.cursor is None
+        if self.remaining is not None:
+            tuples = tuples[: self.remaining]
+            self.remaining -= len(tuples)
+        return tuples
+
+
+class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
     """A LangGraph checkpointer on SQLAlchemy Core, with native sync and async methods.
 
     Example::
@@ -75,8 +101,7 @@ class SQLCheckpointer(BaseCheckpointSaver[str]):
             target = load_settings().database_url
         if page_size < 1:
             raise ConfigError(f"page_size must be at least 1, got {page_size!r}")
-        self.engines = engines_for(target)
-        self._owns_engines = not isinstance(target, Engines)
+        self._bind(target)
         self.auto_setup = auto_setup
         self.page_size = page_size
         self._ready = False
@@ -128,28 +153,6 @@ class SQLCheckpointer(BaseCheckpointSaver[str]):
 
             check_schema(await aschema_revision(self.engines), self.engines.url)
             self._ready = True
-
-    def close(self) -> None:
-        """Dispose the engines this checkpointer created."""
-        if self._owns_engines:
-            self.engines.dispose()
-
-    async def aclose(self) -> None:
-        """Async twin of :meth:`close`."""
-        if self._owns_engines:
-            await self.engines.adispose()
-
-    def __enter__(self) -> SQLCheckpointer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> SQLCheckpointer:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
     # --- running plans --------------------------------------------------------------------
 
@@ -221,20 +224,12 @@ class SQLCheckpointer(BaseCheckpointSaver[str]):
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
         """Checkpoints newest first, filtered by thread/namespace, metadata, ``before`` and ``limit``."""
-        remaining = limit
-        cursor: ListCursor | None = None
-        while remaining is None or remaining > 0:
-            page_limit = self.page_size if remaining is None else min(self.page_size, remaining)
-            plan = self.plans.list_page(config, filter=filter, before=before, after=cursor, limit=page_limit)
-            tuples, cursor = self._read("list", plan)
-            for item in tuples:
-                if remaining is not None:
-                    if remaining <= 0:
-                        return
-                    remaining -= 1
-                yield item
-            if cursor is None:
-                return
+        pages = _Pages(self.page_size, limit)
+        while (page_limit := pages.next_limit()) is not None:
+            plan = self.plans.list_page(
+                config, filter=filter, before=before, after=pages.cursor, limit=page_limit
+            )
+            yield from pages.take(self._read("list", plan))
 
     def put(
         self,
@@ -305,20 +300,13 @@ class SQLCheckpointer(BaseCheckpointSaver[str]):
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
         """Async twin of :meth:`list`."""
-        remaining = limit
-        cursor: ListCursor | None = None
-        while remaining is None or remaining > 0:
-            page_limit = self.page_size if remaining is None else min(self.page_size, remaining)
-            plan = self.plans.list_page(config, filter=filter, before=before, after=cursor, limit=page_limit)
-            tuples, cursor = await self._aread("list", plan)
-            for item in tuples:
-                if remaining is not None:
-                    if remaining <= 0:
-                        return
-                    remaining -= 1
+        pages = _Pages(self.page_size, limit)
+        while (page_limit := pages.next_limit()) is not None:
+            plan = self.plans.list_page(
+                config, filter=filter, before=before, after=pages.cursor, limit=page_limit
+            )
+            for item in pages.take(await self._aread("list", plan)):
                 yield item
-            if cursor is None:
-                return
 
     async def aput(
         self,

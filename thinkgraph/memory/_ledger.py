@@ -8,23 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
-import sqlalchemy as sa
 import sqlalchemy.exc
 from sqlalchemy import URL, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from thinkgraph.exceptions import PersistenceError
-from thinkgraph.memory._engine import Engines, engines_for
-from thinkgraph.memory._ledger_schema import model_calls, runs, tool_calls
+from thinkgraph.memory._engine import Engines
+from thinkgraph.memory._ledger_schema import model_calls, tool_calls
 from thinkgraph.memory._ledger_sql import (
     Ops,
     calls_query,
     costs_ops,
     finish_ops,
     model_call_ops,
+    run_query,
     runs_query,
     select_ops,
     start_ops,
@@ -41,7 +40,7 @@ from thinkgraph.memory._ledger_types import (
     ToolCallRecord,
     ToolStatus,
 )
-from thinkgraph.memory._migrate import aupgrade, upgrade
+from thinkgraph.memory._resource import MigratedResource
 from thinkgraph.memory._store_sql import adrive, drive
 
 __all__ = ["Ledger"]
@@ -56,7 +55,7 @@ def _utcnow() -> datetime:
 # --- the ledger ---------------------------------------------------------------------------
 
 
-class Ledger:
+class Ledger(MigratedResource):
     """The record of runs, model calls and tool calls in a SQL database, with cost queries.
 
     Every ``record_*``/``start_run``/``finish_run`` is one short transaction of its own. Each
@@ -79,8 +78,7 @@ class Ledger:
     def __init__(
         self, db: str | URL | Engine | AsyncEngine | Engines, *, clock: Callable[[], datetime] | None = None
     ) -> None:
-        self._owned = not isinstance(db, Engines)
-        self.engines = engines_for(db)
+        self._bind(db)
         self._clock = clock or _utcnow
 
     # --- plumbing -------------------------------------------------------------------------
@@ -119,40 +117,6 @@ class Ledger:
                 return await adrive(conn, ops)
         except sqlalchemy.exc.SQLAlchemyError as exc:
             raise self._failed(exc) from exc
-
-    # --- lifecycle ------------------------------------------------------------------------
-
-    def setup(self) -> None:
-        """Create or upgrade the tables (idempotent; several processes may call it)."""
-        upgrade(self.engines)
-
-    async def asetup(self) -> None:
-        """Async twin of :meth:`setup`."""
-        await aupgrade(self.engines)
-
-    def close(self) -> None:
-        """Close the engines this ledger created."""
-        if self._owned:
-            self.engines.dispose()
-
-    async def aclose(self) -> None:
-        """Async twin of :meth:`close`."""
-        if self._owned:
-            await self.engines.adispose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     # --- recording ------------------------------------------------------------------------
 
@@ -206,9 +170,7 @@ class Ledger:
             node: the node that made it.
             error_class: the error's class name when the call failed.
         """
-        return ModelCallRecord.from_row(
-            self._write(model_call_ops(info, run_id, thread_id, node, error_class, self._clock()))
-        )
+        return self._write(model_call_ops(info, run_id, thread_id, node, error_class, self._clock()))
 
     def record_tool_call(
         self,
@@ -236,7 +198,7 @@ class Ledger:
             ConfigError: an unknown status.
         """
         ops = tool_call_ops(tool, status, latency_s, run_id, thread_id, node, error_class, self._clock())
-        return ToolCallRecord.from_row(self._write(ops))
+        return self._write(ops)
 
     # --- queries --------------------------------------------------------------------------
 
@@ -254,13 +216,13 @@ class Ledger:
 
         Naive datetimes are taken as UTC.
         """
-        rows = self._read(select_ops(runs_query(thread_id, graph, status, since, until, limit)))
-        return [RunRecord.from_row(row) for row in rows]
+        query = runs_query(thread_id, graph, status, since, until, limit)
+        return self._read(select_ops(query, RunRecord.from_row))
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """One run, or ``None`` if the ledger does not know it."""
-        rows = self._read(select_ops(sa.select(runs).where(runs.c.run_id == run_id)))
-        return RunRecord.from_row(rows[0]) if rows else None
+        found = self._read(select_ops(run_query(run_id), RunRecord.from_row))
+        return found[0] if found else None
 
     def model_calls(
         self,
@@ -271,8 +233,8 @@ class Ledger:
         until: datetime | None = None,
     ) -> list[ModelCallRecord]:
         """Model calls in recording order, optionally of one run or thread and in ``[since, until)``."""
-        rows = self._read(select_ops(calls_query(model_calls, run_id, thread_id, since, until)))
-        return [ModelCallRecord.from_row(row) for row in rows]
+        query = calls_query(model_calls, run_id, thread_id, since, until)
+        return self._read(select_ops(query, ModelCallRecord.from_row))
 
     def tool_calls(
         self,
@@ -283,8 +245,8 @@ class Ledger:
         until: datetime | None = None,
     ) -> list[ToolCallRecord]:
         """Tool calls in recording order, optionally of one run or thread and in ``[since, until)``."""
-        rows = self._read(select_ops(calls_query(tool_calls, run_id, thread_id, since, until)))
-        return [ToolCallRecord.from_row(row) for row in rows]
+        query = calls_query(tool_calls, run_id, thread_id, since, until)
+        return self._read(select_ops(query, ToolCallRecord.from_row))
 
     def costs(
         self,
@@ -342,8 +304,7 @@ class Ledger:
         error_class: str | None = None,
     ) -> ModelCallRecord:
         """Async twin of :meth:`record_model_call`."""
-        ops = model_call_ops(info, run_id, thread_id, node, error_class, self._clock())
-        return ModelCallRecord.from_row(await self._awrite(ops))
+        return await self._awrite(model_call_ops(info, run_id, thread_id, node, error_class, self._clock()))
 
     async def arecord_tool_call(
         self,
@@ -358,7 +319,7 @@ class Ledger:
     ) -> ToolCallRecord:
         """Async twin of :meth:`record_tool_call`."""
         ops = tool_call_ops(tool, status, latency_s, run_id, thread_id, node, error_class, self._clock())
-        return ToolCallRecord.from_row(await self._awrite(ops))
+        return await self._awrite(ops)
 
     async def aruns(
         self,
@@ -371,13 +332,13 @@ class Ledger:
         limit: int = 100,
     ) -> list[RunRecord]:
         """Async twin of :meth:`runs`."""
-        rows = await self._aread(select_ops(runs_query(thread_id, graph, status, since, until, limit)))
-        return [RunRecord.from_row(row) for row in rows]
+        query = runs_query(thread_id, graph, status, since, until, limit)
+        return await self._aread(select_ops(query, RunRecord.from_row))
 
     async def aget_run(self, run_id: str) -> RunRecord | None:
         """Async twin of :meth:`get_run`."""
-        rows = await self._aread(select_ops(sa.select(runs).where(runs.c.run_id == run_id)))
-        return RunRecord.from_row(rows[0]) if rows else None
+        found = await self._aread(select_ops(run_query(run_id), RunRecord.from_row))
+        return found[0] if found else None
 
     async def amodel_calls(
         self,
@@ -388,8 +349,8 @@ class Ledger:
         until: datetime | None = None,
     ) -> list[ModelCallRecord]:
         """Async twin of :meth:`model_calls`."""
-        rows = await self._aread(select_ops(calls_query(model_calls, run_id, thread_id, since, until)))
-        return [ModelCallRecord.from_row(row) for row in rows]
+        query = calls_query(model_calls, run_id, thread_id, since, until)
+        return await self._aread(select_ops(query, ModelCallRecord.from_row))
 
     async def atool_calls(
         self,
@@ -400,8 +361,8 @@ class Ledger:
         until: datetime | None = None,
     ) -> list[ToolCallRecord]:
         """Async twin of :meth:`tool_calls`."""
-        rows = await self._aread(select_ops(calls_query(tool_calls, run_id, thread_id, since, until)))
-        return [ToolCallRecord.from_row(row) for row in rows]
+        query = calls_query(tool_calls, run_id, thread_id, since, until)
+        return await self._aread(select_ops(query, ToolCallRecord.from_row))
 
     async def acosts(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, TypeVar, cast, get_args
@@ -14,7 +14,16 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from thinkgraph.exceptions import ConfigError
 from thinkgraph.memory._ledger_schema import model_calls, runs, tool_calls
-from thinkgraph.memory._ledger_types import CostGroup, CostRow, RunRecord, RunStatus, RunSummary, ToolStatus
+from thinkgraph.memory._ledger_types import (
+    CostGroup,
+    CostRow,
+    ModelCallRecord,
+    RunRecord,
+    RunStatus,
+    RunSummary,
+    ToolCallRecord,
+    ToolStatus,
+)
 
 __all__ = [
     "Ops",
@@ -22,6 +31,7 @@ __all__ = [
     "costs_ops",
     "finish_ops",
     "model_call_ops",
+    "run_query",
     "runs_query",
     "select_ops",
     "start_ops",
@@ -30,6 +40,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+R = TypeVar("R")
 Ops = Generator[Executable, Any, T]
 
 _RUN_STATUSES: frozenset[str] = frozenset(get_args(RunStatus))
@@ -69,26 +80,27 @@ def _start_ops(dialect: str, row: dict[str, Any]) -> Ops[RunRecord]:
     else:
         insert = postgresql.insert(runs) if dialect == "postgresql" else sqlite.insert(runs)
         yield insert.values(row).on_conflict_do_update(index_elements=[runs.c.run_id], set_=restart)
-    rows = yield sa.select(runs).where(runs.c.run_id == row["run_id"])
+    rows = yield run_query(row["run_id"])
     return RunRecord.from_row(rows[0])
 
 
 def _finish_ops(run_id: str, values: dict[str, Any]) -> Ops[RunRecord]:
     yield sa.update(runs).where(runs.c.run_id == run_id).values(**values)
-    rows = yield sa.select(runs).where(runs.c.run_id == run_id)
+    rows = yield run_query(run_id)
     if not rows:
         raise ConfigError(f"no run {run_id!r} in the ledger: call start_run({run_id!r}) before finish_run")
     return RunRecord.from_row(rows[0])
 
 
-def _insert_ops(table: sa.Table, row: dict[str, Any]) -> Ops[Any]:
+def _insert_ops(table: sa.Table, row: dict[str, Any], record: Callable[[Any], R]) -> Ops[R]:
     result = yield sa.insert(table).values(row)  # no RETURNING: MySQL has none
-    return SimpleNamespace(**row, id=result.inserted_primary_key[0])
+    return record(SimpleNamespace(**row, id=result.inserted_primary_key[0]))
 
 
-def select_ops(statement: Executable) -> Ops[list[Any]]:
+def select_ops(statement: Executable, record: Callable[[Any], R]) -> Ops[list[R]]:
+    """The rows of ``statement``, each made a record by ``record``."""
     rows: list[Any] = yield statement
-    return rows
+    return [record(row) for row in rows]
 
 
 def _cost_statement(columns: Sequence[str], where: Sequence[Any]) -> sa.Select[Any]:
@@ -139,7 +151,7 @@ def _costs_ops(columns: Sequence[str], where: Sequence[Any]) -> Ops[list[CostRow
 
 def summary_ops(run_id: str) -> Ops[RunSummary]:
     where = [model_calls.c.run_id == run_id]
-    run_rows = yield sa.select(runs).where(runs.c.run_id == run_id)
+    run_rows = yield run_query(run_id)
     total = (yield from _costs_ops([], where)) or [CostRow()]
     by_node = yield from _costs_ops(["node"], where)
     by_provider = yield from _costs_ops(["provider"], where)
@@ -196,7 +208,7 @@ def model_call_ops(
     node: str | None,
     error_class: str | None,
     now: datetime,
-) -> Ops[Any]:
+) -> Ops[ModelCallRecord]:
     """Insert one model call from its ``CallInfo``."""
     cost = info.get("cost_usd")
     unpriced = bool(info.get("unpriced")) or cost is None
@@ -227,7 +239,7 @@ def model_call_ops(
         "error_class": error_class,
         "created_at": now,
     }
-    return _insert_ops(model_calls, row)
+    return _insert_ops(model_calls, row, ModelCallRecord.from_row)
 
 
 def tool_call_ops(
@@ -239,7 +251,7 @@ def tool_call_ops(
     node: str | None,
     error_class: str | None,
     now: datetime,
-) -> Ops[Any]:
+) -> Ops[ToolCallRecord]:
     """Insert one tool call."""
     if status not in _TOOL_STATUSES:
         raise ConfigError(f"unknown tool call status {status!r}: use one of {sorted(_TOOL_STATUSES)}")
@@ -253,7 +265,7 @@ def tool_call_ops(
         "error_class": error_class,
         "created_at": now,
     }
-    return _insert_ops(tool_calls, row)
+    return _insert_ops(tool_calls, row, ToolCallRecord.from_row)
 
 
 def runs_query(
@@ -280,12 +292,23 @@ def calls_query(
     until: datetime | None,
 ) -> Executable:
     """Calls of ``table`` in recording order."""
+    return sa.select(table).where(*_calls_where(table, run_id, thread_id, since, until)).order_by(table.c.id)
+
+
+def run_query(run_id: str) -> Executable:
+    """The run ``run_id`` (no row when the ledger does not know it)."""
+    return sa.select(runs).where(runs.c.run_id == run_id)
+
+
+def _calls_where(
+    table: sa.Table, run_id: str | None, thread_id: str | None, since: datetime | None, until: datetime | None
+) -> list[Any]:
     where = _window(table.c.created_at, since, until)
     if run_id is not None:
         where.append(table.c.run_id == run_id)
     if thread_id is not None:
         where.append(table.c.thread_id == thread_id)
-    return sa.select(table).where(*where).order_by(table.c.id)
+    return where
 
 
 def costs_ops(
@@ -305,9 +328,4 @@ def costs_ops(
     if unknown:
         raise ConfigError(f"cannot group costs by {unknown[0]!r}: use any of {sorted(_GROUP_COLUMNS)}")
     columns = list(dict.fromkeys(_GROUP_COLUMNS[g] for g in groups))
-    where = _window(model_calls.c.created_at, since, until)
-    if run_id is not None:
-        where.append(model_calls.c.run_id == run_id)
-    if thread_id is not None:
-        where.append(model_calls.c.thread_id == thread_id)
-    return _costs_ops(columns, where)
+    return _costs_ops(columns, _calls_where(model_calls, run_id, thread_id, since, until))

@@ -2,9 +2,10 @@
 
 Portable column types live here too, so every table compares ids the same way on every dialect:
 
-* :func:`id_type` — a text id compared byte for byte (MySQL/MariaDB: ``utf8mb4_bin``; PostgreSQL:
-  ``COLLATE "C"``; SQLite compares binary by default). Keys in MySQL are limited to 3072 bytes, so
-  id columns that take part in keys are at most 255 characters there.
+* :class:`ExactId` / :func:`id_type` — a text id compared byte for byte and without padding
+  (MySQL/MariaDB: ``VARBINARY``, because MariaDB's ``utf8mb4_bin`` takes ``"a"`` and ``"a "`` for
+  the same id; PostgreSQL: ``COLLATE "C"``; SQLite compares binary by default). Keys in MySQL are
+  limited to 3072 bytes, so id columns that take part in keys are at most 255 characters there.
 * :func:`ascii_id_type` — short machine ids (checkpoint ids, versions, hashes): ``ascii_bin`` on
   MySQL, 1 byte per character in keys.
 * :func:`blob_type` — ``LargeBinary`` (``LONGBLOB`` on MySQL, ``BYTEA`` on PostgreSQL).
@@ -40,6 +41,7 @@ from sqlalchemy.types import JSON, TypeEngine
 
 __all__ = [
     "NS_HASH_LENGTH",
+    "ExactId",
     "UTCDateTime",
     "ascii_id_type",
     "blob_type",
@@ -67,13 +69,44 @@ NS_HASH_LENGTH = 32
 _MYSQL = ("mysql", "mariadb")
 
 
+class _VarBinaryText(mysql.VARBINARY):
+    """``VARBINARY`` that takes text parameters as they are (the server stores their UTF-8 bytes)."""
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+
+class ExactId(TypeDecorator[str]):
+    """A text id compared case-sensitively, byte for byte and without padding on every dialect.
+
+    ``VARCHAR COLLATE "C"`` on PostgreSQL (so ranges follow byte order and use the index),
+    ``VARBINARY`` on MySQL/MariaDB (the server encodes the text parameters as UTF-8, since aiomysql
+    cannot send ``bytes`` with PyMySQL 1.2), plain text on SQLite.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int = 255) -> None:
+        super().__init__(length)
+        self.length = length
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in _MYSQL:
+            return dialect.type_descriptor(_VarBinaryText(self.length))
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(String(collation="C"))
+        return dialect.type_descriptor(String())
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if isinstance(value, bytes | bytearray | memoryview):
+            return bytes(value).decode("utf-8")
+        return value  # type: ignore[no-any-return]
+
+
 def id_type(length: int = 255) -> TypeEngine[str]:
-    """A text id compared case-sensitively and byte for byte on every dialect."""
-    return (
-        String()
-        .with_variant(String(collation="C"), "postgresql")
-        .with_variant(mysql.VARCHAR(length, charset="utf8mb4", collation="utf8mb4_bin"), *_MYSQL)
-    )
+    """A text id of up to ``length`` characters, compared byte for byte on every dialect."""
+    return ExactId(length * 4)
 
 
 def ascii_id_type(length: int = 64) -> TypeEngine[str]:

@@ -7,8 +7,6 @@ import json
 import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Self
 
 import sqlalchemy.exc
 from langchain_core.embeddings import Embeddings
@@ -32,8 +30,8 @@ from sqlalchemy import URL, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from thinkgraph.exceptions import ConfigError, PersistenceError
-from thinkgraph.memory._engine import Engines, engines_for
-from thinkgraph.memory._migrate import aupgrade, upgrade
+from thinkgraph.memory._engine import Engines
+from thinkgraph.memory._resource import MigratedResource
 from thinkgraph.memory._store_filter import compile_filter
 from thinkgraph.memory._store_schema import ID_BYTES, store_items
 from thinkgraph.memory._store_sql import Key, Plan, Upsert, adrive, drive, read_ops, sweep_op, write_ops
@@ -56,7 +54,7 @@ def _persistence_error(engines: Engines, exc: sqlalchemy.exc.SQLAlchemyError) ->
     )
 
 
-class SQLStore(BaseStore):
+class SQLStore(MigratedResource, BaseStore):
     """LangGraph's long-term memory store on a SQL database (SQLite, PostgreSQL, MySQL/MariaDB).
 
     Namespaces are stored as their labels joined by ``"."``, so searching under a prefix is a
@@ -100,8 +98,7 @@ class SQLStore(BaseStore):
         ttl: TTLConfig | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self._owned = not isinstance(db, Engines)
-        self.engines = engines_for(db)
+        self._bind(db)
         self.ttl_config = ttl
         self._clock = clock or _utcnow
         self.index_config: IndexConfig | None = None
@@ -119,40 +116,6 @@ class SQLStore(BaseStore):
     @staticmethod
     def _tokenized(paths: Sequence[str]) -> list[tuple[str, str | list[str]]]:
         return [(path, path if path == "$" else tokenize_path(path)) for path in paths]
-
-    # --- lifecycle ------------------------------------------------------------------------
-
-    def setup(self) -> None:
-        """Create or upgrade the tables (idempotent; several processes may call it)."""
-        upgrade(self.engines)
-
-    async def asetup(self) -> None:
-        """Async twin of :meth:`setup`."""
-        await aupgrade(self.engines)
-
-    def close(self) -> None:
-        """Close the engines this store created (an in-memory SQLite database is dropped)."""
-        if self._owned:
-            self.engines.dispose()
-
-    async def aclose(self) -> None:
-        """Async twin of :meth:`close`."""
-        if self._owned:
-            await self.engines.adispose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
 
     # --- preparing a batch ----------------------------------------------------------------
 

@@ -13,11 +13,8 @@ take ``"a"`` and ``"a "`` for the same key.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import (
     Column,
-    Dialect,
     Double,
     ForeignKeyConstraint,
     Index,
@@ -25,54 +22,16 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
-    TypeDecorator,
 )
-from sqlalchemy.dialects import mysql
-from sqlalchemy.types import TypeEngine
 
-from thinkgraph.memory._schema import UTCDateTime, blob_type, json_type, metadata
+from thinkgraph.memory._schema import ExactId, UTCDateTime, blob_type, json_type, metadata
 
-__all__ = ["ID_BYTES", "ExactId", "store_items", "store_vectors"]
+__all__ = ["ID_BYTES", "ExactId", "store_items", "store_vectors"]  # ExactId: re-exported
 
 ID_BYTES = 1024
 """Largest namespace (joined) or key, in UTF-8 bytes (two of them must fit a MySQL key)."""
 
 _MYSQL = ("mysql", "mariadb")
-
-
-class _VarBinaryText(mysql.VARBINARY):
-    """``VARBINARY`` that takes text parameters as they are (the server stores their UTF-8 bytes)."""
-
-    def bind_processor(self, dialect: Dialect) -> None:
-        return None
-
-
-class ExactId(TypeDecorator[str]):
-    """A text id compared case-sensitively, byte for byte and without padding on every dialect.
-
-    ``VARCHAR COLLATE "C"`` on PostgreSQL (so ranges follow byte order and use the index),
-    ``VARBINARY`` on MySQL/MariaDB (the server encodes the text parameters as UTF-8, since aiomysql
-    cannot send ``bytes`` with PyMySQL 1.2), plain text on SQLite.
-    """
-
-    impl = String
-    cache_ok = True
-
-    def __init__(self, length: int = 255) -> None:
-        super().__init__(length)
-        self.length = length
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name in _MYSQL:
-            return dialect.type_descriptor(_VarBinaryText(self.length))
-        if dialect.name == "postgresql":
-            return dialect.type_descriptor(String(collation="C"))
-        return dialect.type_descriptor(String())
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
-        if isinstance(value, bytes | bytearray | memoryview):
-            return bytes(value).decode("utf-8")
-        return value  # type: ignore[no-any-return]
 
 
 store_items = Table(

@@ -7,7 +7,7 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -205,8 +205,11 @@ class Chain:
         self.min_window: float | None = None
         self.last_error: ProviderError | None = None
 
-    def candidates(self) -> list[tuple[ModelSpec, ProviderProfile, tuple[str, str, str]]]:
-        return [(spec, profile_for(spec), spec.key) for spec in self.plan.chain]
+    def candidates(self) -> Iterator[tuple[ModelSpec, ProviderProfile, tuple[str, str, str]]]:
+        """The chain's models to try, in order, each asked :meth:`eligible` when its turn comes."""
+        for spec, profile, key in [(spec, profile_for(spec), spec.key) for spec in self.plan.chain]:
+            if self.eligible(spec, key):
+                yield spec, profile, key
 
     def eligible(self, spec: ModelSpec, key: tuple[str, str, str]) -> bool:
         """Whether to try ``spec`` now; records a skipped attempt when its breaker is open."""
@@ -284,8 +287,6 @@ async def run_call(plan: CallPlan) -> AIMessage:
     acompletion = plan.completion or litellm_module().acompletion
     chain = Chain(plan)
     for spec, profile, key in chain.candidates():
-        if not chain.eligible(spec, key):
-            continue
         n = 0
         while True:
             t0 = time.perf_counter()
@@ -419,8 +420,6 @@ async def run_stream(plan: CallPlan) -> AsyncIterator[AIMessageChunk]:
     acompletion = plan.completion or litellm_module().acompletion
     chain = Chain(plan)
     for spec, profile, key in chain.candidates():
-        if not chain.eligible(spec, key):
-            continue
         n = 0
         while True:
             t0 = time.perf_counter()

@@ -44,8 +44,6 @@ def run_call_sync(plan: CallPlan) -> AIMessage:
     completion = plan.sync_completion or litellm_module().completion
     chain = Chain(plan)
     for spec, profile, key in chain.candidates():
-        if not chain.eligible(spec, key):
-            continue
         n = 0
         while True:
             t0 = time.perf_counter()
@@ -89,8 +87,6 @@ def run_stream_sync(plan: CallPlan) -> Iterator[AIMessageChunk]:
     completion = plan.sync_completion or litellm_module().completion
     chain = Chain(plan)
     for spec, profile, key in chain.candidates():
-        if not chain.eligible(spec, key):
-            continue
         n = 0
         while True:
             t0 = time.perf_counter()
