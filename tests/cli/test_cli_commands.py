@@ -207,6 +207,13 @@ def test_budget_stop_is_resumable(db: str) -> None:
     code, _, err = invoke("run", GRAPHS, "hi", "--offline", "--db", db, "--budget", "0.0000001")
     assert code == 4
     assert "budget 'cost_usd' exceeded" in err and "resume the thread with a higher budget" in err
+    code, out, err = invoke("threads", "--db", db, "--json")
+    assert code == 0, err
+    thread = json.loads(out)[0]["thread_id"]
+    # The thread remembers its target and that it ran offline: a higher budget is all it takes.
+    code, out, err = invoke("resume", thread, "--db", db, "--budget", "5", "--json")
+    assert code == 0, err
+    assert json.loads(out)["thread_id"] == thread
 
 
 def test_models_check_names_variables_never_values(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

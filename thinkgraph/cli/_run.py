@@ -15,6 +15,7 @@ import typer
 
 from thinkgraph.cli._common import DB_HELP, database_url, display_url, err_console, out_console, show_database
 from thinkgraph.cli._errors import EXIT_OK, EXIT_PAUSED, fail, report_errors
+from thinkgraph.exceptions import BudgetExceeded
 
 if TYPE_CHECKING:
     from thinkgraph.cli._graphapi import Session
@@ -174,50 +175,65 @@ async def _execute(
         stack.push_async_callback(session.aclose)
         console = err_console() if options.as_json else out_console()
         view = RunView(console, live=console.is_terminal, quiet=options.as_json, offline=banner)
-        with view:
-            outcome = await _consume(await start(session), view)
-            while outcome.status == "interrupted":
-                view.stop()
-                thread_id = outcome.thread_id or options.thread or ""
-                answers: dict[str, Any] | None = None
-                if not options.no_input and not stdin_used:
-                    answers = ask_decisions(outcome.interrupts)
-                if answers is None:
-                    consumed = _consumed(fake, options.consumed, deployments)
-                    await save_thread_record(
-                        session,
-                        thread_id,
-                        {
-                            "target": _target_ref(target),
-                            "offline": options.offline,
-                            "script": options.script,
-                            "consumed": consumed,
-                            "overrides": options.overrides,
-                        },
-                    )
-                    hint = _resume_hint(thread_id, options)
-                    if options.as_json:
-                        payload = {
-                            "status": "paused",
-                            "thread_id": thread_id,
-                            "run_id": outcome.run_id,
-                            "offline": options.offline,
-                            "database": display_url(options.url),
-                            "interrupts": [
-                                {"id": i, "value": jsonable(v), "question": describe_interrupt(v)}
-                                for i, v in outcome.interrupts
-                            ],
-                            "resume": hint,
-                            "output": jsonable(outcome.output),
-                            "summary": view.summary(),
-                        }
-                        typer.echo(json.dumps(payload, indent=2, sort_keys=True))
-                    else:
-                        console.print(view.table())
-                    typer.echo(f"paused: the run waits for a decision; resume it with: {hint}", err=True)
-                    return EXIT_PAUSED
-                view.start()
-                outcome = await _consume(resume_stream(session, thread_id, answers, options.budget), view)
+        try:
+            with view:
+                outcome = await _consume(await start(session), view)
+                while outcome.status == "interrupted":
+                    view.stop()
+                    thread_id = outcome.thread_id or options.thread or ""
+                    answers: dict[str, Any] | None = None
+                    if not options.no_input and not stdin_used:
+                        answers = ask_decisions(outcome.interrupts)
+                    if answers is None:
+                        consumed = _consumed(fake, options.consumed, deployments)
+                        await save_thread_record(
+                            session,
+                            thread_id,
+                            {
+                                "target": _target_ref(target),
+                                "offline": options.offline,
+                                "script": options.script,
+                                "consumed": consumed,
+                                "overrides": options.overrides,
+                            },
+                        )
+                        hint = _resume_hint(thread_id, options)
+                        if options.as_json:
+                            payload = {
+                                "status": "paused",
+                                "thread_id": thread_id,
+                                "run_id": outcome.run_id,
+                                "offline": options.offline,
+                                "database": display_url(options.url),
+                                "interrupts": [
+                                    {"id": i, "value": jsonable(v), "question": describe_interrupt(v)}
+                                    for i, v in outcome.interrupts
+                                ],
+                                "resume": hint,
+                                "output": jsonable(outcome.output),
+                                "summary": view.summary(),
+                            }
+                            typer.echo(json.dumps(payload, indent=2, sort_keys=True))
+                        else:
+                            console.print(view.table())
+                        typer.echo(f"paused: the run waits for a decision; resume it with: {hint}", err=True)
+                        return EXIT_PAUSED
+                    view.start()
+                    outcome = await _consume(resume_stream(session, thread_id, answers, options.budget), view)
+        except BudgetExceeded as exc:
+            # The state is saved: remember how the thread ran, so `thinkgraph resume` continues it.
+            await save_thread_record(
+                session,
+                exc.thread_id or options.thread or "",
+                {
+                    "target": _target_ref(target),
+                    "offline": options.offline,
+                    "script": options.script,
+                    "consumed": _consumed(fake, options.consumed, deployments),
+                    "overrides": options.overrides,
+                },
+            )
+            raise
         await save_thread_record(
             session,
             outcome.thread_id or options.thread or "",

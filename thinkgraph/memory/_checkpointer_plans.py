@@ -21,7 +21,19 @@ from langgraph.checkpoint.base import (
     get_serializable_checkpoint_metadata,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
-from sqlalchemy import Row, String, delete, func, literal, select, tuple_, update
+from sqlalchemy import (
+    Executable,
+    LargeBinary,
+    Row,
+    String,
+    bindparam,
+    delete,
+    func,
+    literal,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 
 from thinkgraph.memory._checkpointer_sql import (
@@ -52,6 +64,33 @@ Key = tuple[str, str, str]  # (thread_id, ns_hash, checkpoint_id)
 ListCursor = tuple[str, str, str]  # (checkpoint_id, thread_id, ns_hash) of the last row of a page
 
 
+_BLOB_COLUMNS = ("thread_id", "ns_hash", "channel", "version", "type", "blob")
+_BLOB_PREFIX = "blobs_"
+
+
+def _put_with_blobs(upsert_checkpoint: Executable) -> Executable:
+    """PostgreSQL: the checkpoint upsert with its blobs inserted by a data-modifying CTE.
+
+    The blobs are bound as one array per column and ``unnest``-ed, so the statement's shape
+    does not depend on how many blobs there are.
+    """
+    arrays = [
+        bindparam(
+            _BLOB_PREFIX + name,
+            type_=postgresql.ARRAY(LargeBinary() if name == "blob" else String()),
+        )
+        for name in _BLOB_COLUMNS
+    ]
+    rows = func.unnest(*arrays).table_valued(*_BLOB_COLUMNS).render_derived()
+    new_blobs = (
+        postgresql.insert(checkpoint_blobs)
+        .from_select(list(_BLOB_COLUMNS), select(*(rows.c[name] for name in _BLOB_COLUMNS)))
+        .on_conflict_do_nothing()
+        .cte("new_blobs")
+    )
+    return upsert_checkpoint.add_cte(new_blobs)  # type: ignore[attr-defined,no-any-return]
+
+
 class CheckpointPlans:
     """Builds the plans of one checkpointer (its serializer and dialect)."""
 
@@ -63,6 +102,7 @@ class CheckpointPlans:
         self._upsert_checkpoint = upsert(dialect, checkpoints, ["type", "checkpoint", "metadata", "run_id"])
         self._upsert_writes = upsert(dialect, checkpoint_writes, ["channel", "type", "blob", "task_path"])
         self._insert_writes = insert_ignore(dialect, checkpoint_writes)
+        self._put_with_blobs = _put_with_blobs(self._upsert_checkpoint) if dialect == "postgresql" else None
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -109,12 +149,13 @@ class CheckpointPlans:
             "run_id": None if run_id is None else str(run_id),
             "created_at": datetime.now(UTC),
         }
-        if blobs and self.dialect == "postgresql":
-            # one statement, one round trip: the blobs go in a data-modifying CTE
-            new_blobs = (
-                postgresql.insert(checkpoint_blobs).values(blobs).on_conflict_do_nothing().cte("new_blobs")
-            )
-            yield Step(self._upsert_checkpoint.values(row).add_cte(new_blobs))  # type: ignore[attr-defined]
+        if blobs and self._put_with_blobs is not None:
+            # one statement, one round trip: the blobs go in a data-modifying CTE, as arrays
+            # (one per column), so the statement has one shape and its compiled form is reused
+            params: dict[str, Any] = dict(row)
+            for name in _BLOB_COLUMNS:
+                params[_BLOB_PREFIX + name] = [blob[name] for blob in blobs]
+            yield Step(self._put_with_blobs, params)
         else:
             if blobs:
                 yield Step(self._insert_blobs, blobs)
