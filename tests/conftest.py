@@ -12,10 +12,15 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
+from thinkgraph._litellm import load_litellm
 from thinkgraph.testing import no_model_requests
+
+# The fixtures thinkgraph ships for its users' tests (``fake_provider``) serve ours too.
+pytest_plugins = ["thinkgraph.testing.pytest_plugin"]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # Tests are offline: litellm must not try to download tokenizers (it would stall on the guard).
@@ -27,6 +32,14 @@ MY_HOST, MY_PORT, MY_USER, MY_ADMIN_DB = "127.0.0.1", 3306, "root", "test"
 ALL_DIALECTS = ["sqlite-file", "sqlite-memory", "postgresql", "mariadb"]
 FILE_DIALECTS = ["sqlite-file", "postgresql", "mariadb"]
 SERVER_DIALECTS = ["postgresql", "mariadb"]
+
+
+@pytest.fixture(scope="session")
+def litellm() -> ModuleType:
+    """litellm, imported once per session (it takes seconds)."""
+    module = load_litellm()
+    module.suppress_debug_info = True  # type: ignore[attr-defined]  # no "Give Feedback" noise in test logs
+    return module
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Fixtures for the models tests: litellm loaded once, one FakeProvider per module."""
+"""Fixtures for the models tests: one warmed-up FakeProvider per module."""
 
 from __future__ import annotations
 
@@ -10,19 +10,6 @@ import pytest
 from tg_models_support import FAKE_KEY_ENV
 
 from thinkgraph.testing import FakeProvider
-
-
-@pytest.fixture(scope="session")
-def litellm() -> ModuleType:
-    """litellm, imported once per session (it takes seconds).
-
-    ``HF_HUB_OFFLINE`` keeps litellm's token counter from trying to download Hugging Face
-    tokenizers (for Llama-named models) on this offline machine, which stalls for a minute.
-    """
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from thinkgraph._litellm import load_litellm
-
-    return load_litellm()
 
 
 @pytest.fixture(scope="module")

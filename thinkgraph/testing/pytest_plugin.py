@@ -6,9 +6,12 @@ Enable them in your root ``conftest.py``::
 
 then ask for ``fake_provider`` in a test (sync or async)::
 
-    def test_my_graph(fake_provider):
+    def test_my_graph(fake_provider, monkeypatch):
+        monkeypatch.setenv("FAKE_API_KEY", "not-a-secret")  # the fake accepts any key
         fake_provider.script("planner", Reply(text="plan"))
-        spec = ModelSpec("openai/x", api_base=fake_provider.api_base("planner"), api_key="test")
+        spec = ModelSpec(
+            model="openai/x", api_base=fake_provider.api_base("planner"), api_key_env="FAKE_API_KEY"
+        )
 """
 
 from __future__ import annotations
