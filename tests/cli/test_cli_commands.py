@@ -17,6 +17,7 @@ from thinkgraph.cli._errors import EXIT_PAUSED
 HERE = Path(__file__).parent
 GRAPHS = str(HERE / "cli_graphs.py")
 APPROVALS = f"{GRAPHS}:approval_graph"
+EXAMPLES = HERE.parent.parent / "examples"
 APPROVAL_SCRIPT = f"{GRAPHS}:APPROVAL_SCRIPT"
 
 
@@ -239,11 +240,14 @@ def test_graph_prints_mermaid_or_dot_and_renders_png_with_local_dot(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     code, out, _ = invoke("graph", APPROVALS)
-    assert code == 0 and out.startswith("graph TD;") and "agent -.-> tools" in out
+    assert code == 0 and "graph TD;" in out and "agent -.-> tools" in out
     code, out, _ = invoke("graph", APPROVALS, "--dot")
     assert out.startswith('digraph "approval_graph" {')
     code, out, _ = invoke("graph", GRAPHS, "--xray")
     assert "draft --> review" in out
+    # nested nodes: LangGraph escapes ':' in their ids, the node definitions give their names
+    code, out, _ = invoke("graph", str(EXAMPLES / "research_assistant.py"), "--xray")
+    assert code == 0 and "research\\3aplanner(planner)" in out
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake_dot = bin_dir / "dot"

@@ -404,3 +404,63 @@ async def test_graph_runs_sync_and_async_with_history(asaver: SQLCheckpointer) -
     history = [s async for s in graph.aget_state_history(cfg)]
     assert len(history) == 10 and history[0].values["count"] == 3
     assert [s.values for s in graph.get_state_history(cfg)] == [s.values for s in history]
+
+
+def _terminate_other_connections(url: str) -> int:
+    """Kill every other session on the database of ``url`` (as a server restart would)."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+async def test_writes_survive_lost_postgres_connections(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write pools have no pre-ping: a write on a dead connection is retried on a new one."""
+    from thinkgraph.memory import Engines
+
+    lost: list[BaseException] = []
+    is_disconnect = Engines.is_disconnect
+
+    def spy(self: Engines, exc: BaseException) -> bool:
+        lost.append(exc)
+        return is_disconnect(self, exc)
+
+    monkeypatch.setattr(Engines, "is_disconnect", spy)
+    async with SQLCheckpointer(postgres_url) as saver:
+        await saver.asetup()
+        first = checkpoint({"a": 1}, {"a": "1"})
+        saver.put(config("t"), first, {}, {"a": "1"})
+        await saver.aput(config("t"), checkpoint({"a": 1}, {"a": "1"}), {}, {"a": "1"})
+        assert _terminate_other_connections(postgres_url) >= 2
+        second = checkpoint({"a": 2}, {"a": "2"})
+        saver.put(config("t", checkpoint_id=first["id"]), second, {}, {"a": "2"})
+        saver.put_writes(config("t", checkpoint_id=second["id"]), [("a", 3)], "task-1")
+        assert _terminate_other_connections(postgres_url) >= 1
+        third = checkpoint({"a": 3}, {"a": "3"})
+        await saver.aput(config("t", checkpoint_id=second["id"]), third, {}, {"a": "3"})
+        await saver.aput_writes(config("t", checkpoint_id=third["id"]), [("a", 4)], "task-2")
+        assert len(lost) == 2  # one sync and one async write met a dead connection and retried
+        latest = await saver.aget_tuple(config("t"))
+        assert latest is not None
+        assert latest.checkpoint["id"] == third["id"]
+        assert latest.checkpoint["channel_values"] == {"a": 3}
+        assert [(w[1], w[2]) for w in latest.pending_writes or []] == [("a", 4)]
+        with_writes = saver.get_tuple(config("t", checkpoint_id=second["id"]))
+        assert with_writes is not None
+        assert [(w[1], w[2]) for w in with_writes.pending_writes or []] == [("a", 3)]
+
+
+def test_driver_errors_in_fast_writes_name_the_operation(db_url: str) -> None:
+    with SQLCheckpointer(db_url) as saver:
+        saver.setup()
+        with saver.engines.write() as conn:
+            conn.execute(checkpoints.delete())
+            conn.execute(text(f"DROP TABLE {checkpoints.name}"))
+        with pytest.raises(SchemaTooOldError, match="put on .* failed"):
+            saver.put(config("t"), checkpoint({"a": 1}, {"a": "1"}), {}, {"a": "1"})

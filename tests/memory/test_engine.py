@@ -208,15 +208,45 @@ def test_engines_for_shared_memory_uri_engine() -> None:
         engine.dispose()
 
 
-async def test_autocommit_connections_commit_each_statement(db_url: str) -> None:
+async def _raw_writes_work(engines: Engines, first: int) -> list[int]:
+    with engines.raw_write() as cursor:
+        cursor.execute(f"INSERT INTO t VALUES ({first})")
+
+    def failing_write() -> None:
+        with engines.raw_write() as cursor:
+            cursor.execute(f"INSERT INTO t VALUES ({first + 1})")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        failing_write()
+    if engines.araw_writes:
+        async with engines.araw_write() as acursor:
+            await acursor.execute(f"INSERT INTO t VALUES ({first + 2})")
+    with engines.write() as conn:  # the pooled connections are back in their normal mode
+        conn.execute(text("INSERT INTO t VALUES (0)"))
+        conn.rollback()
+    async with engines.awrite() as aconn:
+        await aconn.execute(text("INSERT INTO t VALUES (0)"))
+        await aconn.rollback()
+    with engines.read() as conn:
+        return sorted(row[0] for row in conn.execute(text("SELECT x FROM t")))
+
+
+async def test_raw_writes_commit_on_exit_and_roll_back_on_error(db_url: str) -> None:
     engines = create_engines(db_url)
     try:
-        with engines.autocommit() as conn:
+        with engines.write() as conn:
             conn.execute(text("CREATE TABLE t (x INTEGER)"))
-            conn.execute(text("INSERT INTO t VALUES (1)"))
-        async with engines.aautocommit() as aconn:
-            await aconn.execute(text("INSERT INTO t VALUES (2)"))
-        with engines.read() as conn:
-            assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 2
+        if not engines.raw_writes:  # MySQL/MariaDB: the checkpointer uses write transactions
+            assert engines.dialect == "mysql"
+            return
+        # SQLite runs the statements in one transaction; PostgreSQL commits each one (autocommit)
+        expected = [1] if engines.dialect == "sqlite" else [1, 2, 3]
+        assert await _raw_writes_work(engines, 1) == expected
+        if engines.dialect == "postgresql":  # on a user's engine: no pool of our own
+            derived = engines_for(engines.sync)
+            assert derived.raw == (None, None)
+            assert await _raw_writes_work(derived, 11) == [*expected, 11, 12, 13]
+            await derived.adispose()
     finally:
         await engines.adispose()

@@ -106,7 +106,7 @@ def build_tool_agent(
         text = reply.text.strip() if isinstance(reply.text, str) else ""
         update: dict[str, Any] = {
             "messages": [reply],
-            "traces": [trace_step(node_name, reply, thought=text or None, label=f"step {steps}")],
+            "traces": [trace_step(node_name, reply, thought=text or None, label=f"turn {steps}")],
             "steps": steps,
             "outcome": None,
         }

@@ -13,7 +13,7 @@ from typing import Any
 
 from thinkgraph.cli._errors import fail
 
-__all__ = ["drawable_of", "mermaid_of", "render_png", "to_dot"]
+__all__ = ["drawable_of", "render_png", "to_dot"]
 
 _START, _END = "__start__", "__end__"
 
@@ -34,13 +34,6 @@ def drawable_of(obj: Any, *, xray: bool = False) -> Any:
     if callable(getattr(obj, "compile", None)):  # a LangGraph StateGraph
         return obj.compile().get_graph(xray=xray)
     raise fail(f"cannot draw a {type(obj).__name__}: it has no graph structure (get_graph)")
-
-
-def mermaid_of(obj: Any, *, xray: bool = False) -> str:
-    """Mermaid flowchart text for the graph (drawn locally, no network)."""
-    drawable = drawable_of(obj, xray=xray)
-    text: str = drawable.draw_mermaid(with_styles=False)
-    return text
 
 
 def _quote(text: str) -> str:

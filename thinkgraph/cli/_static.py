@@ -39,7 +39,8 @@ def graph_command(
     if dot:
         typer.echo(dot_source, nl=False)
     else:
-        typer.echo(drawable.draw_mermaid(with_styles=False), nl=False)
+        # with node definitions, so nested ids (escaped by LangGraph) show their own names
+        typer.echo(drawable.draw_mermaid(), nl=False)
     if png is not None:
         render_png(dot_source, png)
         typer.echo(f"wrote {png}", err=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy.exc
@@ -29,9 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from thinkgraph.exceptions import ConfigError, PersistenceError, SchemaTooOldError
 from thinkgraph.memory._checkpointer_plans import CheckpointPlans, ListCursor
-from thinkgraph.memory._checkpointer_sql import Plan, adrive, drive
+from thinkgraph.memory._checkpointer_sql import Plan, adrive, araw_drive, drive, raw_drive
 from thinkgraph.memory._engine import Engines
 from thinkgraph.memory._migrate import aupgrade, upgrade
+from thinkgraph.memory._rawsql import RawCompiler
 from thinkgraph.memory._resource import EngineResource
 
 __all__ = ["SQLCheckpointer"]
@@ -156,25 +157,47 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
 
     # --- running plans --------------------------------------------------------------------
 
-    def _failed(self, what: str, exc: sqlalchemy.exc.DBAPIError) -> PersistenceError:
-        orig = exc.orig or exc
+    def _failed(self, what: str, exc: Exception) -> PersistenceError:
+        orig = getattr(exc, "orig", None) or exc
         message = f"{what} on {self.engines.url!r} failed: {type(orig).__name__}: {orig}"
         if "no such table" in str(orig) or "does not exist" in str(orig) or "doesn't exist" in str(orig):
             return SchemaTooOldError(message + "; run 'thinkgraph db upgrade' or call setup()")
         return PersistenceError(message)
 
-    def _write(self, what: str, plan: Plan[T], *, single: bool = False) -> T:
-        """Run a write plan in one transaction (``single``: it is one statement, so on PostgreSQL
-        it runs in autocommit mode, without BEGIN and COMMIT round trips)."""
+    def _compiler(self, async_: bool) -> RawCompiler:
+        key = "_acompiler" if async_ else "_compiler_"
+        compiler = self.__dict__.get(key)
+        if compiler is None:
+            engine = self.engines.async_ if async_ else self.engines.sync
+            compiler = self.__dict__[key] = RawCompiler(engine.dialect)
+        return compiler
+
+    def _write(self, what: str, plan: Plan[T]) -> T:
+        """Run a write plan in one transaction."""
         self._ensure()
         try:
-            if single and self.engines.dialect == "postgresql":
-                with self.engines.autocommit() as conn:
-                    return drive(conn, plan)
             with self.engines.write() as conn:
                 return drive(conn, plan)
         except sqlalchemy.exc.DBAPIError as exc:
             raise self._failed(what, exc) from exc
+
+    def _put(self, what: str, build: Callable[[], Plan[T]]) -> T:
+        """Run an idempotent write plan whose statements may commit one by one (``put``,
+        ``put_writes``): on the DBAPI cursor with statements compiled once (see ``_rawsql``) where
+        the driver allows it, in autocommit mode on PostgreSQL, retried once on a lost connection.
+        """
+        if not self.engines.raw_writes:
+            return self._write(what, build())
+        self._ensure()
+        error = self.engines.sync.dialect.loaded_dbapi.Error
+        for retry in (True, False):
+            try:
+                with self.engines.raw_write() as cursor:
+                    return raw_drive(cursor, self._compiler(False), build())
+            except error as exc:
+                if not (retry and self.engines.is_disconnect(exc)):
+                    raise self._failed(what, exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _read(self, what: str, plan: Plan[T]) -> T:
         self._ensure()
@@ -184,20 +207,35 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
         except sqlalchemy.exc.DBAPIError as exc:
             raise self._failed(what, exc) from exc
 
-    async def _awrite(self, what: str, plan: Plan[T], *, single: bool = False) -> T:
+    async def _awrite(self, what: str, plan: Plan[T]) -> T:
         await self._aensure()
         if self.engines.dialect == "sqlite":
             # sqlite3 has no non-blocking API (aiosqlite runs it in a thread too, one hop per
             # statement): run the whole plan in one worker-thread hop instead
             return await asyncio.to_thread(self._write, what, plan)
         try:
-            if single and self.engines.dialect == "postgresql":
-                async with self.engines.aautocommit() as conn:
-                    return await adrive(conn, plan)
             async with self.engines.awrite() as conn:
                 return await adrive(conn, plan)
         except sqlalchemy.exc.DBAPIError as exc:
             raise self._failed(what, exc) from exc
+
+    async def _aput(self, what: str, build: Callable[[], Plan[T]]) -> T:
+        """Async twin of :meth:`_put`."""
+        if self.engines.dialect == "sqlite":
+            await self._aensure()
+            return await asyncio.to_thread(self._put, what, build)
+        if not self.engines.araw_writes:
+            return await self._awrite(what, build())
+        await self._aensure()
+        error = self.engines.async_.dialect.loaded_dbapi.Error
+        for retry in (True, False):
+            try:
+                async with self.engines.araw_write() as cursor:
+                    return await araw_drive(cursor, self._compiler(True), build())
+            except error as exc:
+                if not (retry and self.engines.is_disconnect(exc)):
+                    raise self._failed(what, exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _aread(self, what: str, plan: Plan[T]) -> T:
         await self._aensure()
@@ -239,7 +277,7 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Store a checkpoint; channel values are stored only for ``new_versions``."""
-        return self._write("put", self.plans.put(config, checkpoint, metadata, new_versions), single=True)
+        return self._put("put", lambda: self.plans.put(config, checkpoint, metadata, new_versions))
 
     def put_writes(
         self,
@@ -250,7 +288,7 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
     ) -> None:
         """Store the pending writes of a task for the checkpoint in ``config``."""
         if writes:
-            self._write("put_writes", self.plans.put_writes(config, writes, task_id, task_path), single=True)
+            self._put("put_writes", lambda: self.plans.put_writes(config, writes, task_id, task_path))
 
     def delete_thread(self, thread_id: str) -> None:
         """Delete every checkpoint, blob and write of a thread."""
@@ -316,9 +354,7 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """Async twin of :meth:`put`."""
-        return await self._awrite(
-            "put", self.plans.put(config, checkpoint, metadata, new_versions), single=True
-        )
+        return await self._aput("put", lambda: self.plans.put(config, checkpoint, metadata, new_versions))
 
     async def aput_writes(
         self,
@@ -329,9 +365,7 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
     ) -> None:
         """Async twin of :meth:`put_writes`."""
         if writes:
-            await self._awrite(
-                "put_writes", self.plans.put_writes(config, writes, task_id, task_path), single=True
-            )
+            await self._aput("put_writes", lambda: self.plans.put_writes(config, writes, task_id, task_path))
 
     async def adelete_thread(self, thread_id: str) -> None:
         """Async twin of :meth:`delete_thread`."""

@@ -30,15 +30,18 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from thinkgraph.memory._engine import Dialect
+from thinkgraph.memory._rawsql import RawCompiler
 from thinkgraph.memory._schema import checkpoint_blobs, checkpoint_writes, checkpoints
 
 __all__ = [
     "Step",
     "adrive",
+    "araw_drive",
     "blob_rows_query",
     "drive",
     "insert_ignore",
     "metadata_filter",
+    "raw_drive",
     "upsert",
     "writes_query",
 ]
@@ -79,6 +82,41 @@ async def adrive(conn: AsyncConnection, plan: Plan[T]) -> T:
         while True:
             result = await conn.execute(step.statement, step.params)
             step = plan.send(list(result.all()) if step.fetch else [])
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+def _raw_call(compiler: RawCompiler, step: Step) -> tuple[str, str, Any]:
+    """(cursor method, SQL, driver parameters) for a write step on a DBAPI cursor."""
+    if step.fetch or step.params is None:  # pragma: no cover - write plans only
+        raise ValueError("raw plans run write statements with parameters only")
+    if isinstance(step.params, Mapping):
+        raw = compiler.compile(step.statement, list(step.params))
+        return "execute", raw.sql, raw.args(step.params)
+    raw = compiler.compile(step.statement, list(step.params[0]))
+    return "executemany", raw.sql, raw.many(step.params)
+
+
+def raw_drive(cursor: Any, compiler: RawCompiler, plan: Plan[T]) -> T:
+    """Run a write plan on a DBAPI cursor (see :meth:`Engines.raw_write`)."""
+    try:
+        step = next(plan)
+        while True:
+            method, sql, params = _raw_call(compiler, step)
+            getattr(cursor, method)(sql, params)
+            step = plan.send([])
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+async def araw_drive(cursor: Any, compiler: RawCompiler, plan: Plan[T]) -> T:
+    """Async twin of :func:`raw_drive`, on an async DBAPI cursor."""
+    try:
+        step = next(plan)
+        while True:
+            method, sql, params = _raw_call(compiler, step)
+            await getattr(cursor, method)(sql, params)
+            step = plan.send([])
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
 

@@ -10,6 +10,7 @@ SQLite database between every connection of the same :class:`Engines`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import threading
 import uuid
@@ -40,6 +41,8 @@ _DEFAULT_DRIVERS: dict[str, tuple[str, str]] = {
     "mysql": ("pymysql", "aiomysql"),
     "mariadb": ("pymysql", "aiomysql"),
 }
+# sync drivers whose connections :meth:`Engines.raw_write` drives directly
+_RAW_DRIVERS = frozenset({"pysqlite", "psycopg"})
 _ASYNC_DRIVERS = frozenset({"aiosqlite", "psycopg_async", "asyncpg", "aiomysql", "asyncmy"})
 _DRIVER_MODULES: dict[str, str] = {
     "pysqlite": "sqlite3",
@@ -73,6 +76,8 @@ class Engines:
         async_: the asynchronous engine (same database, async driver).
         dialect: ``"sqlite"``, ``"postgresql"`` or ``"mysql"`` (MariaDB included).
         keeper: for in-memory SQLite, the connection that keeps the database alive.
+        raw: for PostgreSQL from a URL, the (sync, async) engines of the checkpointer's
+            one-statement writes: autocommit pools without pre-ping (see :meth:`raw_write`).
     """
 
     sync: Engine
@@ -80,10 +85,9 @@ class Engines:
     dialect: Dialect
     keeper: Any = field(default=None, repr=False)
     owned: tuple[bool, bool] = field(default=(True, True), repr=False)
+    raw: tuple[Engine | None, AsyncEngine | None] = field(default=(None, None), repr=False)
     _sync_write: Engine = field(init=False, repr=False)
     _async_write: AsyncEngine = field(init=False, repr=False)
-    _sync_autocommit: Engine = field(init=False, repr=False)
-    _async_autocommit: AsyncEngine = field(init=False, repr=False)
     _lock: threading.Lock = field(init=False, repr=False)
     _alocks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = field(
         init=False, repr=False
@@ -92,12 +96,6 @@ class Engines:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_sync_write", self.sync.execution_options(**{_WRITE_OPTION: True}))
         object.__setattr__(self, "_async_write", self.async_.execution_options(**{_WRITE_OPTION: True}))
-        object.__setattr__(
-            self, "_sync_autocommit", self.sync.execution_options(isolation_level="AUTOCOMMIT")
-        )
-        object.__setattr__(
-            self, "_async_autocommit", self.async_.execution_options(isolation_level="AUTOCOMMIT")
-        )
         object.__setattr__(self, "_lock", threading.Lock())
         object.__setattr__(self, "_alocks", weakref.WeakKeyDictionary())
 
@@ -165,28 +163,90 @@ class Engines:
         with self._serialized(), self._connect(self._sync_write) as conn, conn.begin():
             yield conn
 
-    @contextmanager
-    def autocommit(self) -> Iterator[Connection]:
-        """A connection on which each statement commits by itself (for one-statement writes).
+    @property
+    def raw_writes(self) -> bool:
+        """Whether :meth:`raw_write` works for the sync engine (sqlite3 or psycopg 3)."""
+        return self.sync.dialect.driver in _RAW_DRIVERS
 
-        On SQLite this is :meth:`write` (one serialized ``BEGIN IMMEDIATE`` transaction).
+    @property
+    def araw_writes(self) -> bool:
+        """Whether :meth:`araw_write` works for the async engine (psycopg 3)."""
+        return self.async_.dialect.driver == "psycopg"
+
+    def is_disconnect(self, exc: BaseException) -> bool:
+        """Whether a driver error raised in :meth:`raw_write` or :meth:`araw_write` means the
+        connection was lost (the pool is then renewed, so a retry gets a fresh connection)."""
+        return bool(getattr(exc, "thinkgraph_disconnect", False))
+
+    def _raw_failed(self, engine: Engine | None, exc: BaseException, raw: Any) -> None:
+        dialect = self.sync.dialect
+        if isinstance(exc, dialect.loaded_dbapi.Error) and dialect.is_disconnect(exc, raw, None):
+            raw.invalidate(exc)
+            if engine is not None:  # our own raw pool: the other connections are as stale
+                engine.dispose(close=False)
+            exc.thinkgraph_disconnect = True  # type: ignore[attr-defined]
+
+    @contextmanager
+    def raw_write(self) -> Iterator[Any]:
+        """A DBAPI cursor for a one-shot write (statements from ``_rawsql``), committed on exit.
+
+        SQLite: one serialized ``BEGIN IMMEDIATE`` transaction. PostgreSQL (psycopg 3): autocommit,
+        so use it for plans whose statements may commit one by one, on a pool without pre-ping
+        (see :meth:`is_disconnect`). Driver errors are raised as the driver raised them.
         """
-        if self.dialect == "sqlite":
-            with self.write() as conn:
-                yield conn
-            return
-        with self._connect(self._sync_autocommit) as conn:
-            yield conn
+        engine = self.raw[0] or self._sync_write
+        try:
+            raw = engine.raw_connection()
+        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
+            raise self._unavailable(exc) from exc
+        try:
+            driver: Any = raw.driver_connection
+            if self.dialect == "sqlite":
+                with self._serialized(), contextlib.closing(driver.cursor()) as cursor:
+                    cursor.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield cursor
+                    except BaseException:
+                        if driver.in_transaction:
+                            driver.rollback()
+                        raise
+                    cursor.execute("COMMIT")
+                return
+            toggle = self.raw[0] is None  # our own raw pool is in autocommit mode already
+            if toggle:
+                driver.autocommit = True
+            try:
+                with driver.cursor() as cursor:
+                    yield cursor
+            finally:
+                if toggle and not driver.closed:
+                    driver.autocommit = False
+        except BaseException as exc:
+            self._raw_failed(self.raw[0], exc, raw)
+            raise
+        finally:
+            raw.close()
 
     @asynccontextmanager
-    async def aautocommit(self) -> AsyncIterator[AsyncConnection]:
-        """Async twin of :meth:`autocommit`."""
-        if self.dialect == "sqlite":
-            async with self.awrite() as conn:
-                yield conn
-            return
-        async with self._aconnect(self._async_autocommit) as conn:
-            yield conn
+    async def araw_write(self) -> AsyncIterator[Any]:
+        """Async twin of :meth:`raw_write` for PostgreSQL with psycopg 3 (an async cursor)."""
+        engine = self.raw[1] or self.async_
+        async with self._aconnect(engine) as conn:
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection
+            toggle = self.raw[1] is None
+            try:
+                if toggle:
+                    await driver.set_autocommit(True)
+                try:
+                    async with driver.cursor() as cursor:
+                        yield cursor
+                finally:
+                    if toggle and not driver.closed:
+                        await driver.set_autocommit(False)
+            except BaseException as exc:
+                self._raw_failed(None if self.raw[1] is None else self.raw[1].sync_engine, exc, raw)
+                raise
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -210,6 +270,8 @@ class Engines:
         """Close the pools of the engines this object created (an in-memory database is dropped)."""
         if self.owned[0]:
             self.sync.dispose()
+        if self.raw[0] is not None:
+            self.raw[0].dispose()
         if self.keeper is not None:
             self.keeper.close()
 
@@ -217,6 +279,8 @@ class Engines:
         """Async twin of :meth:`dispose`; also closes the async engine's pool."""
         if self.owned[1]:
             await self.async_.dispose()
+        if self.raw[1] is not None:
+            await self.raw[1].dispose()
         self.dispose()
 
 
@@ -387,7 +451,16 @@ def create_engines(url: str | URL, *, busy_timeout: float = 30.0, **options: Any
     server_options.update(options)
     async_ = create_async_engine(async_url, **server_options)
     _fix_aiomysql_bytes(async_)
-    return Engines(create_engine(sync_url, **server_options), async_, dialect)
+    engines = Engines(create_engine(sync_url, **server_options), async_, dialect)
+    # the checkpointer's one-statement writes run on pools without pre-ping (a round trip per
+    # checkout): a lost connection is retried instead (Engines.is_disconnect)
+    raw_options = {**server_options, "pool_pre_ping": False, "isolation_level": "AUTOCOMMIT"}
+    raw = (
+        create_engine(sync_url, **raw_options) if engines.raw_writes else None,
+        create_async_engine(async_url, **raw_options) if engines.araw_writes else None,
+    )
+    object.__setattr__(engines, "raw", raw)
+    return engines
 
 
 def engines_for(x: str | URL | Engine | AsyncEngine | Engines, **options: Any) -> Engines:
