@@ -11,7 +11,9 @@ Two measurements:
 * ``concurrency``: R concurrent runs of a three-node agent graph (plan → ReAct agent → answer, one
   model call each) against a FakeProvider in another process answering every call after L
   seconds, through litellm over HTTP, on SQLite and PostgreSQL. Efficiency = ideal wall time
-  (3 × L) / measured wall time. Peak memory is the process's maximum RSS.
+  (3 × L) / measured wall time. Peak memory is the process's maximum RSS. A first row measures the
+  floor: the same concurrency in plain LangGraph with nodes that only sleep L (no model, no
+  database), which bounds what any LangGraph-based graph can reach on the machine.
 
 Run::
 
@@ -305,6 +307,47 @@ async def concurrency(runs: int, latency: float, dialect: str, url: str) -> dict
     }
 
 
+async def floor(runs: int, latency: float) -> dict[str, Any]:
+    """The same concurrency with no framework work to speak of: plain LangGraph, three nodes that
+    only sleep ``latency`` (no model call, no HTTP, no database; LangGraph's in-memory saver).
+    No graph built on LangGraph can do better on this machine: it bounds the efficiency."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    async def sleeper(state: Chat) -> dict[str, Any]:
+        await asyncio.sleep(latency)
+        return {"messages": [AIMessage("done")]}
+
+    builder = StateGraph(Chat)
+    for name in ("plan", "act", "answer"):
+        builder.add_node(name, sleeper)
+    builder.add_edge(START, "plan").add_edge("plan", "act").add_edge("act", "answer").add_edge("answer", END)
+    app = builder.compile(checkpointer=InMemorySaver())
+
+    def config(thread: str) -> Any:
+        return {"configurable": {"thread_id": thread}}
+
+    await app.ainvoke({"messages": [HumanMessage("warm up")]}, config("warm"))
+    start = time.perf_counter()
+    await asyncio.gather(
+        *(app.ainvoke({"messages": [HumanMessage(f"question {i}")]}, config(f"f{i}")) for i in range(runs))
+    )
+    wall = time.perf_counter() - start
+    ideal = 3 * latency
+    return {
+        "dialect": "floor: plain LangGraph, sleeping nodes, in memory",
+        "runs": runs,
+        "latency_s": latency,
+        "completed": runs,
+        "errors": [],
+        "model_calls": 0,
+        "wall_s": wall,
+        "ideal_s": ideal,
+        "efficiency": ideal / wall,
+        "runs_per_s": runs / wall,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
 # --- reporting ------------------------------------------------------------------------------
 
 
@@ -384,6 +427,7 @@ def main() -> int:
         runs = args.overhead_runs or (args.runs if args.what == "overhead" and args.runs else 200)
         overhead_rows = asyncio.run(overhead(runs, args.steps))
     if args.what in ("concurrency", "all"):
+        concurrency_rows.append(asyncio.run(floor(args.runs or 1000, args.latency)))
         with fake_provider(args.latency) as url:
             for dialect in args.dialects.split(","):
                 concurrency_rows.append(

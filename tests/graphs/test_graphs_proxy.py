@@ -161,7 +161,8 @@ async def test_persistence_on_every_dialect(db_url: str) -> None:
         assert summary.total.calls == 1 and summary.total.cost_usd == pytest.approx(0.01)
         threads = await app.athreads()
         assert {t.thread_id for t in threads} == {"t", fork}
-        assert app.store is not None and app.checkpointer is app.graph.checkpointer
+        # LangGraph gets the checkpointer wrapped: queued ledger records are written before checkpoints
+        assert app.store is not None and app.checkpointer is app.graph.checkpointer.inner
     finally:
         await app.aclose()
 

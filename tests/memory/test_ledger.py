@@ -267,3 +267,34 @@ def test_records_are_plain_values() -> None:
     assert row.total_tokens == 7 and not row.unpriced
     run = RunRecord("r", None, None, "succeeded", T0, T0 + timedelta(seconds=2), None)
     assert run.duration_s == 2.0
+
+
+async def test_deferred_calls_are_written_by_a_flush(ledger: Ledger, clock: Clock) -> None:
+    ledger.defer_model_call(call_info("openai/gpt-4o"), run_id="q", node="a")
+    clock.advance(seconds=1)
+    ledger.defer_model_call(call_info("openai/gpt-4o-mini", cost=None), run_id="q", node="b")
+    assert ledger.model_calls(run_id="q") == []  # queued, not written
+    assert ledger.flush() == 2 and ledger.flush() == 0
+    calls = ledger.model_calls(run_id="q")
+    assert [(c.node, c.model, c.unpriced) for c in calls] == [
+        ("a", "openai/gpt-4o", False),
+        ("b", "openai/gpt-4o-mini", True),
+    ]
+    assert calls[1].created_at - calls[0].created_at == timedelta(seconds=1)  # the time each was queued
+    ledger.defer_model_call(call_info(), run_id="q", node="c")
+    assert await ledger.aflush() == 1 and await ledger.aflush() == 0
+    assert ledger.run_summary("q").total.calls == 3
+    with pytest.raises(ConfigError, match="requested_model"):
+        ledger.defer_model_call({"provider": "openai"})
+
+
+async def test_a_failed_flush_keeps_the_queue() -> None:
+    async with Ledger("sqlite://") as ledger:
+        ledger.defer_model_call(call_info(), run_id="r")
+        with pytest.raises(PersistenceError, match=r"setup\(\)"):
+            ledger.flush()
+        with pytest.raises(PersistenceError, match=r"setup\(\)"):
+            await ledger.aflush()
+        ledger.setup()
+        assert await ledger.aflush() == 1
+        assert len(ledger.model_calls(run_id="r")) == 1

@@ -79,6 +79,8 @@ def _provider(model: str) -> str:
 def _book(run: RunContext, node: str, info: CallInfo, message: BaseMessage) -> None:
     """Add the call to the run's totals and stream its cost and reasoning."""
     total = run.add_cost(info["cost_usd"] if not info["unpriced"] else None)
+    if not run.events:  # nobody would see them
+        return
     reasoning = reasoning_of(message)
     if reasoning is not None and reasoning.get("text"):
         emit(

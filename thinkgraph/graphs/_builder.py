@@ -10,9 +10,11 @@ residency policies, and a :meth:`Graph.compile` that persists to the settings da
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
 import functools
 import inspect
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.runnables import Runnable
@@ -48,14 +50,43 @@ def wants_model(node: Any) -> bool:
         return False
 
 
+def _refers_to_graph(node: Any) -> bool:
+    """Whether a node function refers to a LangGraph graph it may run as a subgraph (the check
+    LangGraph makes on plain function nodes, which it cannot make through thinkgraph's wrapping)."""
+    from langchain_core.runnables.utils import get_function_nonlocals
+    from langgraph.pregel import Pregel
+
+    target = node.func if isinstance(node, functools.partial) else node
+    try:
+        found = get_function_nonlocals(target)
+    except Exception:  # source not available: assume it may
+        return True
+    return any(isinstance(getattr(value, "__self__", value), Pregel) for value in found)
+
+
+def _run_coroutine(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run ``coroutine`` to its end from sync code, on a private event loop.
+
+    When this thread already runs an event loop (the sync API called from async code or a
+    notebook), the private loop runs in a thread of its own; context variables carry over either way.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    context = contextvars.copy_context()
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="thinkgraph-node") as pool:
+        return pool.submit(context.run, asyncio.run, coroutine).result()
+
+
 def _both_ways(name: str, afunc: Callable[..., Any]) -> Runnable[Any, Any]:
-    """An async node that also runs from the sync API (on a private event loop in LangGraph's
-    worker thread; context variables carry over, so ``interrupt()`` and the node model work)."""
+    """An async node that also runs from the sync API (on a private event loop; context variables
+    carry over, so ``interrupt()`` and the node model work)."""
     from langgraph._internal._runnable import RunnableCallable
 
     @functools.wraps(afunc)
     def sync(*args: Any, **kwargs: Any) -> Any:
-        return asyncio.run(afunc(*args, **kwargs))
+        return _run_coroutine(afunc(*args, **kwargs))
 
     return RunnableCallable(sync, afunc, name=name, trace=False)
 
@@ -125,6 +156,7 @@ class Graph:
         self.node_models: dict[str, ModelChoice] = {}
         self.node_residency: dict[str, Residency | None] = {}
         self._proxies: dict[tuple[str, str | None], NodeModel] = {}
+        self._wrapped: dict[str, Any] = {}  # node functions LangGraph sees only through a wrapper
         self._last_resolver: Resolver | None = None
         self.model = self._proxy(None)
         """A graph-wide :class:`NodeModel`: serves whichever top-level node calls it."""
@@ -208,6 +240,8 @@ class Graph:
             action = functools.partial(node, model=self.model_for(name))
         if not isinstance(action, Runnable) and inspect.iscoroutinefunction(action):
             action = _both_ways(name, action)
+        if action is not node:
+            self._wrapped[name] = node
         self.state_graph.add_node(name, action, **kwargs)
         return self
 
@@ -377,8 +411,14 @@ class Graph:
             ledger=ledger,
             engine_options=engine_options,
         )
+        saver = persistence.checkpointer
+        deferred = saver is not None and hasattr(persistence.ledger, "defer_model_call")
+        if deferred:
+            from thinkgraph.graphs._ledger_saver import LedgerFlushingSaver
+
+            saver = LedgerFlushingSaver(saver, persistence.ledger)
         compiled = self.state_graph.compile(
-            checkpointer=persistence.checkpointer,
+            checkpointer=saver,
             store=persistence.store,
             interrupt_before=list(interrupt_before) if interrupt_before else None,
             interrupt_after=list(interrupt_after) if interrupt_after else None,
@@ -386,10 +426,15 @@ class Graph:
             name=self.name,
         )
         self._last_resolver = resolver
+        nested = any(True for _ in compiled.get_subgraphs()) or any(
+            _refers_to_graph(fn) for name, fn in self._wrapped.items() if name in self.state_graph.nodes
+        )
         return CompiledGraph(
             compiled,
             name=self.name,
             resolver=resolver,
             persistence=persistence,
             budget=_budget(budget) or self.budget,
+            deferred=deferred,
+            nested=nested,
         )

@@ -58,6 +58,8 @@ class RunContext:
         control: LangGraph's run control; draining it stops the run at the next step boundary.
         resolver: resolves each node's model for this run's graph.
         usage: what the run (and the runs it continues) used so far.
+        events: whether the run streams events (``False`` for ``run()``/``arun()`` without
+            events: nothing builds the cost and reasoning events then).
     """
 
     run_id: str
@@ -69,6 +71,7 @@ class RunContext:
     resolver: Resolver | None = None
     control: RunControl = field(default_factory=RunControl)
     usage: Usage = field(default_factory=Usage)
+    events: bool = True
     started: float = field(default_factory=time.monotonic)
     downgraded: bool = False
     breach: tuple[str, float, float] | None = None

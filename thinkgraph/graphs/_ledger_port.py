@@ -40,10 +40,18 @@ def _error(error: BaseException | None) -> str | None:
 
 
 class LedgerPort:
-    """Adapter between the runner and a ledger (``None`` disables accounting)."""
+    """Adapter between the runner and a ledger (``None`` disables accounting).
 
-    def __init__(self, ledger: Any) -> None:
+    Attributes:
+        ledger: the ledger, or ``None``.
+        deferred: model calls are queued in the ledger (``defer_model_call``) rather than written
+            at once; the graph's checkpointer (a ``LedgerFlushingSaver``) writes them before each
+            checkpoint, and :meth:`aflush` at the end of a run.
+    """
+
+    def __init__(self, ledger: Any, *, deferred: bool = False) -> None:
         self.ledger = ledger
+        self.deferred = deferred and ledger is not None
 
     @property
     def enabled(self) -> bool:
@@ -53,12 +61,28 @@ class LedgerPort:
     # model calls and refusals are recorded by the node proxies through these two
 
     def record_model_call(self, info: Any, *, node: str, run_id: str, thread_id: str) -> None:
-        """Record one model call."""
+        """Record one model call (queue it when :attr:`deferred`)."""
+        if self.deferred:
+            self.ledger.defer_model_call(info, run_id=run_id, thread_id=thread_id, node=node)
+            return
         self.ledger.record_model_call(info, run_id=run_id, thread_id=thread_id, node=node)
 
     async def arecord_model_call(self, info: Any, *, node: str, run_id: str, thread_id: str) -> None:
         """Async twin of :meth:`record_model_call`."""
+        if self.deferred:
+            self.ledger.defer_model_call(info, run_id=run_id, thread_id=thread_id, node=node)
+            return
         await self.ledger.arecord_model_call(info, run_id=run_id, thread_id=thread_id, node=node)
+
+    def flush(self) -> None:
+        """Write the model calls still queued (when :attr:`deferred`)."""
+        if self.deferred:
+            self.ledger.flush()
+
+    async def aflush(self) -> None:
+        """Async twin of :meth:`flush`."""
+        if self.deferred:
+            await self.ledger.aflush()
 
     def record_refusal(self, info: Any, *, node: str, run_id: str, thread_id: str, error_class: str) -> None:
         """Record a model call refused before it was made (residency)."""

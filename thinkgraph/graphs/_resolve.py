@@ -180,6 +180,8 @@ class Resolver:
         self.graph_residency = graph_residency
         self._built: dict[str, BaseChatModel] = {}
         self._lock = threading.Lock()
+        # resolutions without run overrides (a pure function of the levels fixed above)
+        self._plain: dict[tuple[str, str | None, bool], Resolved] = {}
 
     def levels(
         self, node: str, overrides: Mapping[str, ModelChoice], role: str | None = None
@@ -226,7 +228,18 @@ class Resolver:
             ConfigError: no level names a model for the node.
             ResidencyViolation: the resolved chain leaves the node's allowed providers.
         """
-        levels = self.levels(node, overrides or {}, role)
+        if overrides:
+            return self._resolve(node, overrides, role, downgrade)
+        key = (node, role, downgrade)
+        resolved = self._plain.get(key)
+        if resolved is None:
+            resolved = self._plain[key] = self._resolve(node, {}, role, downgrade)
+        return resolved
+
+    def _resolve(
+        self, node: str, overrides: Mapping[str, ModelChoice], role: str | None, downgrade: bool
+    ) -> Resolved:
+        levels = self.levels(node, overrides, role)
         picked = next(((name, c) for name, c in levels if c.model is not None), None)
         if picked is None:
             what = f"node {node!r}" if role is None else f"role {role!r} of node {node!r}"

@@ -6,7 +6,7 @@ import asyncio
 import functools
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,7 +26,9 @@ from thinkgraph.graphs._session import Translator
 
 __all__ = ["CompiledGraph", "RunResult"]
 
-_STREAM_MODES = ("tasks", "updates", "custom")
+_STREAM_MODES = ("tasks", "updates", "custom", "values")
+# what a run needs for itself: tool calls are read from node updates, its output from the values
+_LEAN_MODES = ("updates", "values")
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class RunResult:
         interrupts: ``(interrupt id, value)`` pairs when interrupted.
         summary: the run's accounting (the ledger's ``RunSummary``, queried when read; ``None``
             without a ledger or for an interrupted run).
+        events: with ``run(..., events=True)`` every event the run streamed (as :meth:`~CompiledGraph.stream`
+            yields them); otherwise only the last one (:class:`RunFinished` or :class:`RunInterrupted`).
     """
 
     run_id: str
@@ -68,6 +72,21 @@ def _resume_value(thread_id: str, snapshot: Any, value: Any) -> Any:
     return value
 
 
+def _run_options(
+    *,
+    thread_id: str | None = None,
+    run_id: str | None = None,
+    resume: Any = None,
+    models: Mapping[str, ModelLike | ModelChoice] | None = None,
+    budget: Budget | Mapping[str, Any] | None = None,
+    config: RunnableConfig | None = None,
+    tokens: bool = False,
+) -> tuple[Any, ...]:
+    """The options of a run without events, in :meth:`CompiledGraph._arun_events`'s order
+    (``tokens`` is accepted and ignored: nothing streams them)."""
+    return (thread_id, run_id, resume, models, budget, config)
+
+
 class CompiledGraph(HistoryMixin):
     """A compiled thinkgraph graph: LangGraph's compiled graph plus models, policies and accounting.
 
@@ -91,15 +110,19 @@ class CompiledGraph(HistoryMixin):
         resolver: Resolver,
         persistence: Persistence,
         budget: Budget | None = None,
+        nested: bool | None = None,
+        deferred: bool = False,
     ) -> None:
         self.graph = graph
         self.name = name
         self.resolver = resolver
         self.persistence = persistence
         self.budget = budget
-        self.ledger = LedgerPort(persistence.ledger)
+        self.ledger = LedgerPort(persistence.ledger, deferred=deferred)
         self._active: dict[str, RunContext] = {}
         self._lock = threading.Lock()
+        self._nested = nested if nested is not None else any(True for _ in graph.get_subgraphs())
+        """Whether a node may run a subgraph (whose updates a run without events must still see)."""
 
     # --- LangGraph pass-through -----------------------------------------------------------
 
@@ -134,6 +157,7 @@ class CompiledGraph(HistoryMixin):
         models: Mapping[str, ModelLike | ModelChoice] | None,
         budget: Budget | Mapping[str, Any] | None,
         carried: Usage | None,
+        events: bool = True,
     ) -> RunContext:
         if isinstance(budget, Mapping):
             budget = Budget.model_validate(dict(budget))
@@ -146,6 +170,7 @@ class CompiledGraph(HistoryMixin):
             ledger=self.ledger if self.ledger.enabled else None,
             resolver=self.resolver,
             usage=carried or Usage(),
+            events=events,
         )
 
     def _register(self, run: RunContext) -> None:
@@ -196,8 +221,17 @@ class CompiledGraph(HistoryMixin):
             return Command(resume=resume)
         return None if resuming else input
 
+    @staticmethod
+    def _wall_limited(run: RunContext) -> bool:
+        """Whether the run stops at a wall-time limit (checked between steps)."""
+        return (
+            run.budget is not None
+            and run.budget.max_wall_time_s is not None
+            and run.budget.on_exceed == "stop"
+        )
+
     def _wall_check(self, run: RunContext) -> None:
-        if run.budget is None or run.budget.max_wall_time_s is None or run.budget.on_exceed != "stop":
+        if not self._wall_limited(run) or run.budget is None or run.budget.max_wall_time_s is None:
             return
         if run.breach is None and run.wall_time_s() >= run.budget.max_wall_time_s:
             run.breach = ("wall_time_s", run.budget.max_wall_time_s, run.wall_time_s())
@@ -219,10 +253,43 @@ class CompiledGraph(HistoryMixin):
             return "cancelled"
         return "failed"
 
-    @staticmethod
-    def _stream_options(run: RunContext, tokens: bool) -> dict[str, Any]:
+    def _stream_options(self, run: RunContext, tokens: bool) -> dict[str, Any]:
+        """LangGraph's stream options: every mode when events are wanted; else only what the
+        run's own accounting needs (node updates, from subgraphs too when there may be any).
+
+        Streaming custom data, tokens or subgraphs makes LangGraph wait on its stream at every
+        step besides the tasks, which costs more than a small step itself. Without that wait,
+        LangGraph runs a step's single task inline and hands over its update only once the next
+        step has begun; a run with a wall-time limit needs each task's end as it happens (to stop
+        before the next step), so it keeps the wait.
+        """
+        if not run.events:
+            timed = self._wall_limited(run)
+            return {
+                "stream_mode": ["tasks", *_LEAN_MODES] if timed else list(_LEAN_MODES),
+                "subgraphs": self._nested or timed,
+                "version": "v2",
+                "control": run.control,
+            }
         modes = [*_STREAM_MODES, "messages"] if tokens else list(_STREAM_MODES)
         return {"stream_mode": modes, "subgraphs": True, "version": "v2", "control": run.control}
+
+    def _finished(self, run: RunContext, translator: Translator) -> RunFinished | None:
+        """The last event of a run that ended without an interrupt, from the streamed state values
+        (``None`` when the stream cannot tell: the thread's state must be read then).
+
+        The last top-level ``values`` part is the state the run's last checkpoint holds; only a
+        plain mapping is taken (LangGraph turns it into the output schema's type for pydantic
+        and dataclass states, and the state read back is a dict).
+        """
+        if translator.interrupted or not isinstance(translator.values, dict):
+            return None
+        return RunFinished(
+            run_id=run.run_id,
+            thread_id=run.thread_id,
+            output=dict(translator.values),
+            summarize=self._summarizer(run.run_id),
+        )
 
     def _last_event(self, run: RunContext, snapshot: Any) -> RunInterrupted | RunFinished:
         """The event that ends a run, from the thread's state after it."""
@@ -276,9 +343,32 @@ class CompiledGraph(HistoryMixin):
             BudgetExceeded: the run reached a limit; its state is saved.
             RunCancelled: :meth:`cancel` was called; its state is saved.
         """
+        events = self._arun_events(
+            input, thread_id, run_id, resume, models, budget, config, tokens=tokens, events=True
+        )
+        try:
+            async for event in events:
+                yield event
+        finally:  # a consumer that stops early ends the run now, not when it is collected
+            await events.aclose()
+
+    async def _arun_events(
+        self,
+        input: Any,
+        thread_id: str | None,
+        run_id: str | None,
+        resume: Any,
+        models: Mapping[str, ModelLike | ModelChoice] | None,
+        budget: Budget | Mapping[str, Any] | None,
+        config: RunnableConfig | None,
+        *,
+        tokens: bool,
+        events: bool,
+    ) -> AsyncGenerator[Event, None]:
+        """The run behind :meth:`astream` (``events``) and :meth:`arun` (without events only the last)."""
         resuming = input is None or resume is not None
         carried = await self.ledger.acarried_usage(thread_id) if resuming and thread_id else None
-        run = self._context(thread_id, run_id, models, budget, carried)
+        run = self._context(thread_id, run_id, models, budget, carried, events)
         translator = Translator(run)
         run_config = run.config(config)
         await self.ledger.astart(run, self.name)
@@ -290,14 +380,21 @@ class CompiledGraph(HistoryMixin):
                 async for part in self.graph.astream(
                     self._input(input, resume, resuming), run_config, **self._stream_options(run, tokens)
                 ):
-                    for event in translator.translate(part):
-                        yield event
-                    await self.ledger.atools(run, translator)
+                    if events:
+                        for event in translator.translate(part):
+                            yield event
+                    else:
+                        translator.account(part)
+                    if translator.tool_records:
+                        await self.ledger.atools(run, translator)
                     self._wall_check(run)
             except GraphDrained:
                 raise self._stopped(run) from None
             await self.ledger.atools(run, translator)
-            last = self._last_event(run, await self.graph.aget_state(run_config))
+            await self.ledger.aflush()
+            last = self._finished(run, translator) or self._last_event(
+                run, await self.graph.aget_state(run_config)
+            )
             if isinstance(last, RunInterrupted):
                 status = "interrupted"
             else:
@@ -311,20 +408,31 @@ class CompiledGraph(HistoryMixin):
         finally:
             self._unregister(run)
             if status != "completed":
+                await self.ledger.aflush()
                 await self.ledger.afinish(run, status, error)
 
-    async def arun(self, input: Any = None, **kwargs: Any) -> RunResult:
+    async def arun(self, input: Any = None, *, events: bool = False, **kwargs: Any) -> RunResult:
         """Run to completion or interrupt; same arguments as :meth:`astream` (``tokens`` defaults off).
+
+        Without ``events`` the run builds no events but the last: it asks LangGraph only for node
+        updates (of subgraphs too when a node may run one), which is all its accounting needs, and
+        its ledger records are the same as when streamed.
+
+        Args:
+            input: the graph's input (see :meth:`astream`).
+            events: keep every event in :attr:`RunResult.events` (costs some time per step).
+            **kwargs: the other arguments of :meth:`astream`.
 
         Raises:
             BudgetExceeded: the run reached a limit; its state is saved.
             RunCancelled: :meth:`cancel` was called; its state is saved.
         """
         kwargs.setdefault("tokens", False)
-        events: list[Event] = []
-        async for event in self.astream(input, **kwargs):
-            events.append(event)
-        return self._result(events)
+        if events:
+            return self._result([event async for event in self.astream(input, **kwargs)])
+        options = _run_options(**kwargs)
+        collected = [event async for event in self._arun_events(input, *options, tokens=False, events=False)]
+        return self._result(collected)
 
     async def aresume(self, thread_id: str, value: Any = None, **kwargs: Any) -> RunResult:
         """Continue a thread: answer its pending interrupt with ``value`` or, when nothing is
@@ -373,9 +481,27 @@ class CompiledGraph(HistoryMixin):
         tokens: bool = True,
     ) -> Iterator[Event]:
         """Sync twin of :meth:`astream` (runs LangGraph's sync loop; nodes may be sync or async)."""
+        yield from self._run_events(
+            input, thread_id, run_id, resume, models, budget, config, tokens=tokens, events=True
+        )
+
+    def _run_events(
+        self,
+        input: Any,
+        thread_id: str | None,
+        run_id: str | None,
+        resume: Any,
+        models: Mapping[str, ModelLike | ModelChoice] | None,
+        budget: Budget | Mapping[str, Any] | None,
+        config: RunnableConfig | None,
+        *,
+        tokens: bool,
+        events: bool,
+    ) -> Iterator[Event]:
+        """Sync twin of :meth:`_arun_events`."""
         resuming = input is None or resume is not None
         carried = self.ledger.carried_usage(thread_id) if resuming and thread_id else None
-        run = self._context(thread_id, run_id, models, budget, carried)
+        run = self._context(thread_id, run_id, models, budget, carried, events)
         translator = Translator(run)
         run_config = run.config(config)
         self.ledger.start(run, self.name)
@@ -387,13 +513,18 @@ class CompiledGraph(HistoryMixin):
                 for part in self.graph.stream(
                     self._input(input, resume, resuming), run_config, **self._stream_options(run, tokens)
                 ):
-                    yield from translator.translate(part)
-                    self.ledger.tools(run, translator)
+                    if events:
+                        yield from translator.translate(part)
+                    else:
+                        translator.account(part)
+                    if translator.tool_records:
+                        self.ledger.tools(run, translator)
                     self._wall_check(run)
             except GraphDrained:
                 raise self._stopped(run) from None
             self.ledger.tools(run, translator)
-            last = self._last_event(run, self.graph.get_state(run_config))
+            self.ledger.flush()
+            last = self._finished(run, translator) or self._last_event(run, self.graph.get_state(run_config))
             if isinstance(last, RunInterrupted):
                 status = "interrupted"
             else:
@@ -407,12 +538,16 @@ class CompiledGraph(HistoryMixin):
         finally:
             self._unregister(run)
             if status != "completed":
+                self.ledger.flush()
                 self.ledger.finish(run, status, error)
 
-    def run(self, input: Any = None, **kwargs: Any) -> RunResult:
+    def run(self, input: Any = None, *, events: bool = False, **kwargs: Any) -> RunResult:
         """Sync twin of :meth:`arun`."""
         kwargs.setdefault("tokens", False)
-        return self._result(list(self.stream(input, **kwargs)))
+        if events:
+            return self._result(list(self.stream(input, **kwargs)))
+        options = _run_options(**kwargs)
+        return self._result(list(self._run_events(input, *options, tokens=False, events=False)))
 
     def resume(self, thread_id: str, value: Any = None, **kwargs: Any) -> RunResult:
         """Sync twin of :meth:`aresume`."""

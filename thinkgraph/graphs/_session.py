@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,11 +55,29 @@ def _messages_of(update: Any) -> list[BaseMessage]:
     return found
 
 
+def _node_messages(namespace: tuple[str, ...], data: Any) -> Iterator[tuple[str, BaseMessage]]:
+    """``(top-level node, message)`` for each message in an ``updates`` part's node updates."""
+    if not isinstance(data, Mapping):
+        return
+    for name, update in data.items():
+        if str(name).startswith("__"):
+            continue
+        node = top_node(namespace, str(name))
+        for one in update if isinstance(update, list | tuple) else [update]:
+            for message in _messages_of(one):
+                yield node, message
+
+
 class Translator:
     """Stateful translation of one run's stream parts (LangGraph ``version="v2"``) into events.
 
     Tool calls and results are taken from node updates and deduplicated by call id, because a
     subgraph's messages reappear in its parent node's update.
+
+    Attributes:
+        values: the graph's state values as last streamed (``values`` mode, top level), if any.
+        interrupted: whether the stream showed an interrupt or a breakpoint (at any level).
+        tool_records: tool calls seen and not yet booked in the ledger.
     """
 
     def __init__(self, run: RunContext) -> None:
@@ -67,12 +85,23 @@ class Translator:
         self._calls: set[str] = set()
         self._results: set[str] = set()
         self.tool_records: list[ToolRecord] = []
+        self.values: Any = None
+        self.interrupted = False
+
+    def _observe(self, kind: str, namespace: tuple[str, ...], data: Any) -> None:
+        """Note the state values and interrupts a part shows."""
+        if kind == "values":
+            if not namespace:
+                self.values = data
+        elif kind == "updates" and isinstance(data, Mapping) and "__interrupt__" in data:
+            self.interrupted = True
 
     def translate(self, part: Mapping[str, Any]) -> list[Event]:
         """The events one stream part stands for (possibly none)."""
         kind = part["type"]
         namespace: tuple[str, ...] = tuple(part.get("ns") or ())
         data = part["data"]
+        self._observe(kind, namespace, data)
         if kind == "tasks":
             return [self._task(namespace, data)]
         if kind == "updates":
@@ -107,19 +136,42 @@ class Translator:
             error=None if error is None else f"{type(error).__name__}: {error}",
         )
 
+    def account(self, part: Mapping[str, Any]) -> None:
+        """Book the tool calls one stream part shows, building no events (a run without events)."""
+        kind = part["type"]
+        namespace: tuple[str, ...] = tuple(part.get("ns") or ())
+        self._observe(kind, namespace, part["data"])
+        if kind != "updates":
+            return
+        for node, message in _node_messages(namespace, part["data"]):
+            if isinstance(message, ToolMessage):
+                self._returned(node, message)
+
     def _updates(self, namespace: tuple[str, ...], data: Any) -> list[Event]:
         events: list[Event] = []
-        if not isinstance(data, Mapping):
-            return events
-        for name, update in data.items():
-            if str(name).startswith("__"):
-                continue
-            node = top_node(namespace, str(name))
-            updates = update if isinstance(update, list | tuple) else [update]
-            for one in updates:
-                for message in _messages_of(one):
-                    events.extend(self._message(namespace, node, message))
+        for node, message in _node_messages(namespace, data):
+            events.extend(self._message(namespace, node, message))
         return events
+
+    def _returned(self, node: str, message: ToolMessage) -> bool:
+        """Book a tool result seen for the first time (``False`` when seen before)."""
+        if message.tool_call_id in self._results:
+            return False
+        self._results.add(message.tool_call_id)
+        outcome = message.additional_kwargs.get(_TOOL_OUTCOME_KEY)
+        if isinstance(outcome, Mapping):
+            self.tool_records.append(
+                ToolRecord(
+                    node=node,
+                    tool=str(outcome.get("tool") or message.name or ""),
+                    call_id=message.tool_call_id,
+                    status=str(outcome.get("status") or message.status),
+                    latency_s=float(outcome.get("latency_s") or 0.0),
+                    error_class=outcome.get("error_class"),
+                    approval=outcome.get("approval"),
+                )
+            )
+        return True
 
     def _message(self, namespace: tuple[str, ...], node: str, message: BaseMessage) -> list[Event]:
         events: list[Event] = []
@@ -140,22 +192,8 @@ class Translator:
                     )
                 )
         elif isinstance(message, ToolMessage):
-            if message.tool_call_id in self._results:
+            if not self._returned(node, message):
                 return events
-            self._results.add(message.tool_call_id)
-            outcome = message.additional_kwargs.get(_TOOL_OUTCOME_KEY)
-            if isinstance(outcome, Mapping):
-                self.tool_records.append(
-                    ToolRecord(
-                        node=node,
-                        tool=str(outcome.get("tool") or message.name or ""),
-                        call_id=message.tool_call_id,
-                        status=str(outcome.get("status") or message.status),
-                        latency_s=float(outcome.get("latency_s") or 0.0),
-                        error_class=outcome.get("error_class"),
-                        approval=outcome.get("approval"),
-                    )
-                )
             events.append(
                 self._base(
                     ToolReturned,

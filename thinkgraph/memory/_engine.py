@@ -194,15 +194,12 @@ class Engines:
         so use it for plans whose statements may commit one by one, on a pool without pre-ping
         (see :meth:`is_disconnect`). Driver errors are raised as the driver raised them.
         """
-        engine = self.raw[0] or self._sync_write
-        try:
-            raw = engine.raw_connection()
-        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
-            raise self._unavailable(exc) from exc
-        try:
+        # the writer lock before the connection, as in write(): with a one-connection pool the
+        # other order deadlocks against a writer holding the lock and waiting for the connection
+        with self._serialized(), self._raw_connection() as raw:
             driver: Any = raw.driver_connection
             if self.dialect == "sqlite":
-                with self._serialized(), contextlib.closing(driver.cursor()) as cursor:
+                with contextlib.closing(driver.cursor()) as cursor:
                     cursor.execute("BEGIN IMMEDIATE")
                     try:
                         yield cursor
@@ -221,6 +218,16 @@ class Engines:
             finally:
                 if toggle and not driver.closed:
                     driver.autocommit = False
+
+    @contextmanager
+    def _raw_connection(self) -> Iterator[Any]:
+        engine = self.raw[0] or self._sync_write
+        try:
+            raw = engine.raw_connection()
+        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
+            raise self._unavailable(exc) from exc
+        try:
+            yield raw
         except BaseException as exc:
             self._raw_failed(self.raw[0], exc, raw)
             raise

@@ -2,10 +2,17 @@
 
 Every record is its own short transaction, committed before the method returns, so what was
 recorded survives a crash of the process a moment later.
+
+The writes a graph makes at every run and model call are cheap: prebuilt statements executed with
+their values; on SQLite they run on the DBAPI connection directly (one ``BEGIN IMMEDIATE`` ...
+``COMMIT``), and the async methods run them in a worker thread, queued behind the same in-process
+writer lock as the checkpointer's writes (rather than polling SQLite's file lock).
 """
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -19,10 +26,15 @@ from thinkgraph.memory._engine import Engines
 from thinkgraph.memory._ledger_schema import model_calls, tool_calls
 from thinkgraph.memory._ledger_sql import (
     Ops,
+    adrive,
     calls_query,
     costs_ops,
+    drive,
     finish_ops,
     model_call_ops,
+    model_call_row,
+    model_calls_ops,
+    raw_drive,
     run_query,
     runs_query,
     select_ops,
@@ -40,8 +52,8 @@ from thinkgraph.memory._ledger_types import (
     ToolCallRecord,
     ToolStatus,
 )
+from thinkgraph.memory._rawsql import RawCompiler
 from thinkgraph.memory._resource import MigratedResource
-from thinkgraph.memory._store_sql import adrive, drive
 
 __all__ = ["Ledger"]
 
@@ -58,8 +70,20 @@ def _utcnow() -> datetime:
 class Ledger(MigratedResource):
     """The record of runs, model calls and tool calls in a SQL database, with cost queries.
 
-    Every ``record_*``/``start_run``/``finish_run`` is one short transaction of its own. Each
-    method has an async twin prefixed with ``a`` (``arecord_model_call``...).
+    Every ``record_*``/``start_run``/``finish_run`` is one short transaction of its own,
+    committed before the method returns: a record survives the process being killed (SIGKILL)
+    right after the call. Each method has an async twin prefixed with ``a``
+    (``arecord_model_call``...).
+
+    Durability inside a graph: a compiled graph with a checkpointer does not make its nodes wait
+    for a transaction per model call. It queues each call with :meth:`defer_model_call`, and its
+    checkpointer writes the queue (:meth:`flush`, one transaction) before every checkpoint and
+    every save of a task's results, and the run flushes again when it ends. The guarantee is at
+    checkpoint granularity: when the process is killed (SIGKILL), every model call made before
+    the last checkpoint or task result that was saved is in the ledger; calls of the step that
+    was under way may be missing (the resumed run repeats that step and records its calls).
+    Without a checkpointer each call is recorded at once, as above. Refused and failed calls, run
+    starts and ends and tool calls are always recorded at once.
 
     Args:
         db: a database URL, an engine, or :class:`~thinkgraph.memory.Engines` (shared with the
@@ -80,17 +104,33 @@ class Ledger(MigratedResource):
     ) -> None:
         self._bind(db)
         self._clock = clock or _utcnow
+        self._raw: RawCompiler | None = None
+        self._queue: list[dict[str, Any]] = []
+        self._queue_lock = threading.Lock()
 
     # --- plumbing -------------------------------------------------------------------------
 
-    def _failed(self, exc: sqlalchemy.exc.SQLAlchemyError) -> PersistenceError:
+    def _failed(self, exc: Exception) -> PersistenceError:
         orig = getattr(exc, "orig", None) or exc
         return PersistenceError(
             f"the ledger on {self.engines.url!r} failed: {type(orig).__name__}: {orig}; "
             "if its tables are missing, call ledger.setup() (or run `thinkgraph db upgrade`)"
         )
 
+    def _raw_write(self, ops: Ops[T]) -> T:
+        """SQLite: run write ``ops`` on the DBAPI connection, in one serialized ``BEGIN IMMEDIATE``."""
+        engines = self.engines
+        if self._raw is None:
+            self._raw = RawCompiler(engines.sync.dialect)
+        try:
+            with engines.raw_write() as cursor:
+                return raw_drive(cursor, self._raw, ops)
+        except (sqlalchemy.exc.SQLAlchemyError, engines.sync.dialect.loaded_dbapi.Error) as exc:
+            raise self._failed(exc) from exc
+
     def _write(self, ops: Ops[T]) -> T:
+        if self.engines.dialect == "sqlite":
+            return self._raw_write(ops)
         try:
             with self.engines.write() as conn:
                 return drive(conn, ops)
@@ -105,6 +145,10 @@ class Ledger(MigratedResource):
             raise self._failed(exc) from exc
 
     async def _awrite(self, ops: Ops[T]) -> T:
+        if self.engines.dialect == "sqlite":
+            # sqlite3 has no non-blocking API (aiosqlite hops to its thread once per statement):
+            # one hop to a worker thread for the whole transaction instead
+            return await asyncio.to_thread(self._raw_write, ops)
         try:
             async with self.engines.awrite() as conn:
                 return await adrive(conn, ops)
@@ -171,6 +215,59 @@ class Ledger(MigratedResource):
             error_class: the error's class name when the call failed.
         """
         return self._write(model_call_ops(info, run_id, thread_id, node, error_class, self._clock()))
+
+    def defer_model_call(
+        self,
+        info: Mapping[str, Any],
+        *,
+        run_id: str | None = None,
+        thread_id: str | None = None,
+        node: str | None = None,
+    ) -> None:
+        """Queue one model call record (as :meth:`record_model_call`); the next :meth:`flush`
+        writes it. Thread-safe; the record keeps the time it was queued.
+
+        Raises:
+            ConfigError: ``info`` names no model.
+        """
+        row = model_call_row(info, run_id, thread_id, node, None, self._clock())
+        with self._queue_lock:
+            self._queue.append(row)
+
+    def _take(self) -> list[dict[str, Any]]:
+        with self._queue_lock:
+            rows, self._queue = self._queue, []
+        return rows
+
+    def _requeue(self, rows: list[dict[str, Any]]) -> None:
+        with self._queue_lock:
+            self._queue[:0] = rows
+
+    def flush(self) -> int:
+        """Write the queued model call records in one transaction; returns how many.
+
+        Raises:
+            PersistenceError: the write failed (the records stay queued for the next flush).
+        """
+        rows = self._take()
+        if not rows:
+            return 0
+        try:
+            return self._write(model_calls_ops(rows))
+        except BaseException:
+            self._requeue(rows)
+            raise
+
+    async def aflush(self) -> int:
+        """Async twin of :meth:`flush`."""
+        rows = self._take()
+        if not rows:
+            return 0
+        try:
+            return await self._awrite(model_calls_ops(rows))
+        except BaseException:
+            self._requeue(rows)
+            raise
 
     def record_tool_call(
         self,

@@ -5,7 +5,8 @@
 * ``tg_tool_calls``: one row per tool call.
 
 Calls are not foreign keys of runs: a call is recorded even when no run row exists (a model used
-outside a graph), and every record is its own short transaction.
+outside a graph), in a transaction of its own or with the other calls queued before a checkpoint
+(see :class:`~thinkgraph.memory.Ledger`).
 """
 
 from __future__ import annotations

@@ -1,16 +1,24 @@
-"""The statements of the run ledger, written once for sync and async (see ``_store_sql.drive``)."""
+"""The statements of the run ledger, written once for sync and async (see ``_store_sql.drive``).
+
+The writes made during every run (start, finish, one row per model or tool call) are built once
+as statements with bound parameters and executed with a row of values, so a write costs no
+statement construction. :func:`raw_drive` also runs them on a DBAPI cursor directly, compiled
+once per parameter shape by :class:`~thinkgraph.memory._rawsql.RawCompiler`.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, TypeVar, cast, get_args
 
 import sqlalchemy as sa
-from sqlalchemy import Executable
+from sqlalchemy import Connection, Executable
 from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from thinkgraph.exceptions import ConfigError
 from thinkgraph.memory._ledger_schema import model_calls, runs, tool_calls
@@ -24,13 +32,18 @@ from thinkgraph.memory._ledger_types import (
     ToolCallRecord,
     ToolStatus,
 )
+from thinkgraph.memory._rawsql import RawCompiler
 
 __all__ = [
     "Ops",
+    "adrive",
     "calls_query",
     "costs_ops",
+    "drive",
     "finish_ops",
     "model_call_ops",
+    "model_call_row",
+    "model_calls_ops",
     "run_query",
     "runs_query",
     "select_ops",
@@ -41,7 +54,8 @@ __all__ = [
 
 T = TypeVar("T")
 R = TypeVar("R")
-Ops = Generator[Executable, Any, T]
+Step = Executable | tuple[Executable, dict[str, Any]]  # a statement, or one with its bound values
+Ops = Generator[Step, Any, T]
 
 _RUN_STATUSES: frozenset[str] = frozenset(get_args(RunStatus))
 _TOOL_STATUSES: frozenset[str] = frozenset(get_args(ToolStatus))
@@ -73,31 +87,66 @@ def _window(column: sa.Column[Any], since: datetime | None, until: datetime | No
 # --- statements ---------------------------------------------------------------------------
 
 
-def _start_ops(dialect: str, row: dict[str, Any]) -> Ops[RunRecord]:
-    restart = {"status": "running", "ended_at": None, "error": None}
+_RUN_ID = sa.bindparam("b_run_id", type_=runs.c.run_id.type)
+_RUN_QUERY = sa.select(runs).where(runs.c.run_id == _RUN_ID)
+_FINISH = (
+    sa.update(runs)
+    .where(runs.c.run_id == _RUN_ID)
+    .values(
+        status=sa.bindparam("b_status", type_=runs.c.status.type),
+        ended_at=sa.bindparam("b_ended_at", type_=runs.c.ended_at.type),
+        error=sa.bindparam("b_error", type_=runs.c.error.type),
+    )
+)
+_MODEL_CALL_INSERT = sa.insert(model_calls)
+_TOOL_CALL_INSERT = sa.insert(tool_calls)
+
+
+def _upsert_run(dialect: str) -> Executable:
+    """Insert a run; a known run id is reopened (status running, no end), keeping ``started_at``."""
     if dialect == "mysql":
-        yield mysql.insert(runs).values(row).on_duplicate_key_update(**restart)
-    else:
-        insert = postgresql.insert(runs) if dialect == "postgresql" else sqlite.insert(runs)
-        yield insert.values(row).on_conflict_do_update(index_elements=[runs.c.run_id], set_=restart)
-    rows = yield run_query(row["run_id"])
+        insert = mysql.insert(runs)
+        return insert.on_duplicate_key_update(
+            status=insert.inserted.status, ended_at=insert.inserted.ended_at, error=insert.inserted.error
+        )
+    pg_or_lite = postgresql.insert(runs) if dialect == "postgresql" else sqlite.insert(runs)
+    return pg_or_lite.on_conflict_do_update(
+        index_elements=[runs.c.run_id],
+        set_={
+            "status": pg_or_lite.excluded.status,
+            "ended_at": pg_or_lite.excluded.ended_at,
+            "error": pg_or_lite.excluded.error,
+        },
+    )
+
+
+_UPSERT_RUN = {dialect: _upsert_run(dialect) for dialect in ("sqlite", "postgresql", "mysql")}
+
+
+def _run_rows(run_id: str) -> Step:
+    return (_RUN_QUERY, {"b_run_id": run_id})
+
+
+def _start_ops(dialect: str, row: dict[str, Any]) -> Ops[RunRecord]:
+    yield (_UPSERT_RUN[dialect], row)
+    rows = yield _run_rows(row["run_id"])
     return RunRecord.from_row(rows[0])
 
 
 def _finish_ops(run_id: str, values: dict[str, Any]) -> Ops[RunRecord]:
-    yield sa.update(runs).where(runs.c.run_id == run_id).values(**values)
-    rows = yield run_query(run_id)
+    yield (_FINISH, {"b_run_id": run_id, **{f"b_{key}": value for key, value in values.items()}})
+    rows = yield _run_rows(run_id)
     if not rows:
         raise ConfigError(f"no run {run_id!r} in the ledger: call start_run({run_id!r}) before finish_run")
     return RunRecord.from_row(rows[0])
 
 
-def _insert_ops(table: sa.Table, row: dict[str, Any], record: Callable[[Any], R]) -> Ops[R]:
-    result = yield sa.insert(table).values(row)  # no RETURNING: MySQL has none
+def _insert_ops(insert: Executable, row: dict[str, Any], record: Callable[[Any], R]) -> Ops[R]:
+    result = yield (insert, row)  # no RETURNING: MySQL has none
     return record(SimpleNamespace(**row, id=result.inserted_primary_key[0]))
 
 
-def select_ops(statement: Executable, record: Callable[[Any], R]) -> Ops[list[R]]:
+def select_ops(statement: Step, record: Callable[[Any], R]) -> Ops[list[R]]:
     """The rows of ``statement``, each made a record by ``record``."""
     rows: list[Any] = yield statement
     return [record(row) for row in rows]
@@ -201,22 +250,26 @@ def finish_ops(run_id: str, status: str, error: str | BaseException | None, now:
     return _finish_ops(run_id, {"status": status, "ended_at": ended_at, "error": _error_text(error)})
 
 
-def model_call_ops(
+def model_call_row(
     info: Mapping[str, Any],
     run_id: str | None,
     thread_id: str | None,
     node: str | None,
     error_class: str | None,
     now: datetime,
-) -> Ops[ModelCallRecord]:
-    """Insert one model call from its ``CallInfo``."""
+) -> dict[str, Any]:
+    """The ``tg_model_calls`` row of one model call from its ``CallInfo``.
+
+    Raises:
+        ConfigError: ``info`` names no model.
+    """
     cost = info.get("cost_usd")
     unpriced = bool(info.get("unpriced")) or cost is None
     requested = str(info.get("requested_model") or info.get("model") or "")
     if not requested:
         raise ConfigError(f"a model call needs 'requested_model' or 'model'; got {dict(info)!r}")
     attempts = info.get("attempts")
-    row = {
+    return {
         "run_id": run_id,
         "thread_id": thread_id,
         "node": node,
@@ -239,7 +292,26 @@ def model_call_ops(
         "error_class": error_class,
         "created_at": now,
     }
-    return _insert_ops(model_calls, row, ModelCallRecord.from_row)
+
+
+def model_call_ops(
+    info: Mapping[str, Any],
+    run_id: str | None,
+    thread_id: str | None,
+    node: str | None,
+    error_class: str | None,
+    now: datetime,
+) -> Ops[ModelCallRecord]:
+    """Insert one model call from its ``CallInfo``."""
+    row = model_call_row(info, run_id, thread_id, node, error_class, now)
+    return _insert_ops(_MODEL_CALL_INSERT, row, ModelCallRecord.from_row)
+
+
+def model_calls_ops(rows: Sequence[dict[str, Any]]) -> Ops[int]:
+    """Insert model call rows (from :func:`model_call_row`), in order; returns how many."""
+    for row in rows:
+        yield (_MODEL_CALL_INSERT, row)
+    return len(rows)
 
 
 def tool_call_ops(
@@ -265,7 +337,7 @@ def tool_call_ops(
         "error_class": error_class,
         "created_at": now,
     }
-    return _insert_ops(tool_calls, row, ToolCallRecord.from_row)
+    return _insert_ops(_TOOL_CALL_INSERT, row, ToolCallRecord.from_row)
 
 
 def runs_query(
@@ -295,9 +367,9 @@ def calls_query(
     return sa.select(table).where(*_calls_where(table, run_id, thread_id, since, until)).order_by(table.c.id)
 
 
-def run_query(run_id: str) -> Executable:
+def run_query(run_id: str) -> Step:
     """The run ``run_id`` (no row when the ledger does not know it)."""
-    return sa.select(runs).where(runs.c.run_id == run_id)
+    return _run_rows(run_id)
 
 
 def _calls_where(
@@ -329,3 +401,63 @@ def costs_ops(
         raise ConfigError(f"cannot group costs by {unknown[0]!r}: use any of {sorted(_GROUP_COLUMNS)}")
     columns = list(dict.fromkeys(_GROUP_COLUMNS[g] for g in groups))
     return _costs_ops(columns, _calls_where(model_calls, run_id, thread_id, since, until))
+
+
+# --- running statements ----------------------------------------------------------------------
+
+
+def _answer(statement: Executable, result: Any) -> Any:
+    """What a step gets back: the rows of a query, else the result (row count, inserted key)."""
+    if result.returns_rows and not getattr(statement, "is_insert", False):
+        return result.fetchall()
+    return result
+
+
+def drive(conn: Connection, ops: Ops[T]) -> T:
+    """Run ``ops`` on a sync SQLAlchemy connection."""
+    try:
+        step = next(ops)
+        while True:
+            statement, values = step if isinstance(step, tuple) else (step, None)
+            step = ops.send(_answer(statement, conn.execute(statement, values)))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+async def adrive(conn: AsyncConnection, ops: Ops[T]) -> T:
+    """Run ``ops`` on an async SQLAlchemy connection."""
+    try:
+        step = next(ops)
+        while True:
+            statement, values = step if isinstance(step, tuple) else (step, None)
+            step = ops.send(_answer(statement, await conn.execute(statement, values)))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    """What a write step gets back from :func:`raw_drive` (as a SQLAlchemy result would)."""
+
+    rowcount: int
+    inserted_primary_key: tuple[Any, ...]
+
+
+def raw_drive(cursor: Any, compiler: RawCompiler, ops: Ops[T]) -> T:
+    """Run ``ops`` (prebuilt statements with their values) on a DBAPI cursor
+    (see :meth:`~thinkgraph.memory.Engines.raw_write`), compiled once per shape by ``compiler``."""
+    try:
+        step = next(ops)
+        while True:
+            if not isinstance(step, tuple):  # pragma: no cover - the write ops bind their values
+                raise TypeError("raw ledger writes run prebuilt statements with bound values")
+            statement, values = step
+            raw = compiler.compile(statement, tuple(values))
+            cursor.execute(raw.sql, raw.args(values))
+            if raw.columns is not None:
+                answer: Any = [raw.record(row) for row in cursor.fetchall()]
+            else:
+                answer = _Written(cursor.rowcount, (cursor.lastrowid,))
+            step = ops.send(answer)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
