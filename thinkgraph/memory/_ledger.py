@@ -26,10 +26,8 @@ from thinkgraph.memory._engine import Engines
 from thinkgraph.memory._ledger_schema import model_calls, tool_calls
 from thinkgraph.memory._ledger_sql import (
     Ops,
-    adrive,
     calls_query,
     costs_ops,
-    drive,
     finish_ops,
     model_call_ops,
     model_call_row,
@@ -54,6 +52,7 @@ from thinkgraph.memory._ledger_types import (
 )
 from thinkgraph.memory._rawsql import RawCompiler
 from thinkgraph.memory._resource import MigratedResource
+from thinkgraph.memory._store_sql import adrive, drive
 
 __all__ = ["Ledger"]
 

@@ -16,9 +16,8 @@ from types import SimpleNamespace
 from typing import Any, TypeVar, cast, get_args
 
 import sqlalchemy as sa
-from sqlalchemy import Connection, Executable
+from sqlalchemy import Executable
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from thinkgraph.exceptions import ConfigError
 from thinkgraph.memory._ledger_schema import model_calls, runs, tool_calls
@@ -36,10 +35,8 @@ from thinkgraph.memory._rawsql import RawCompiler
 
 __all__ = [
     "Ops",
-    "adrive",
     "calls_query",
     "costs_ops",
-    "drive",
     "finish_ops",
     "model_call_ops",
     "model_call_row",
@@ -55,7 +52,7 @@ __all__ = [
 T = TypeVar("T")
 R = TypeVar("R")
 Step = Executable | tuple[Executable, dict[str, Any]]  # a statement, or one with its bound values
-Ops = Generator[Step, Any, T]
+Ops = Generator[Step, Any, T]  # run by ``_store_sql.drive``/``adrive`` or :func:`raw_drive`
 
 _RUN_STATUSES: frozenset[str] = frozenset(get_args(RunStatus))
 _TOOL_STATUSES: frozenset[str] = frozenset(get_args(ToolStatus))
@@ -404,35 +401,6 @@ def costs_ops(
 
 
 # --- running statements ----------------------------------------------------------------------
-
-
-def _answer(statement: Executable, result: Any) -> Any:
-    """What a step gets back: the rows of a query, else the result (row count, inserted key)."""
-    if result.returns_rows and not getattr(statement, "is_insert", False):
-        return result.fetchall()
-    return result
-
-
-def drive(conn: Connection, ops: Ops[T]) -> T:
-    """Run ``ops`` on a sync SQLAlchemy connection."""
-    try:
-        step = next(ops)
-        while True:
-            statement, values = step if isinstance(step, tuple) else (step, None)
-            step = ops.send(_answer(statement, conn.execute(statement, values)))
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-
-
-async def adrive(conn: AsyncConnection, ops: Ops[T]) -> T:
-    """Run ``ops`` on an async SQLAlchemy connection."""
-    try:
-        step = next(ops)
-        while True:
-            statement, values = step if isinstance(step, tuple) else (step, None)
-            step = ops.send(_answer(statement, await conn.execute(statement, values)))
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)

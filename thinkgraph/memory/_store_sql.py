@@ -29,7 +29,8 @@ from thinkgraph.memory._store_schema import store_items, store_vectors
 __all__ = ["CHUNK", "Plan", "Upsert", "adrive", "drive", "read_ops", "sweep_op", "write_ops"]
 
 T = TypeVar("T")
-Step = Executable | tuple[Executable, list[dict[str, Any]]]  # a statement, or one run per row
+# a statement, or one with its bound values (one run per row for a list)
+Step = Executable | tuple[Executable, list[dict[str, Any]]] | tuple[Executable, dict[str, Any]]
 Ops = Generator[Step, Any, T]
 Key = tuple[str, str]  # (joined namespace, key)
 
