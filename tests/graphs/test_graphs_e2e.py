@@ -16,7 +16,7 @@ import pytest
 from tg_graphs_support import FAKE_KEY_ENV, build, yaml_text
 
 from thinkgraph.graphs import load_graph
-from thinkgraph.memory import Ledger
+from thinkgraph.memory import Ledger, SQLCheckpointer
 from thinkgraph.testing import FakeProvider, Fault, Reply
 
 HERE = Path(__file__).parent
@@ -48,6 +48,11 @@ def _child(command: str, thread: str, url: str, db_url: str) -> subprocess.Popen
     )
 
 
+def _latest_versions_seen(saver: SQLCheckpointer, thread: str) -> dict[str, object]:
+    latest = saver.get_tuple({"configurable": {"thread_id": thread, "checkpoint_ns": ""}})
+    return {} if latest is None else dict(latest.checkpoint["versions_seen"])
+
+
 @pytest.mark.slow
 def test_killed_mid_run_resumes_in_a_new_process(fake: FakeProvider, shared_db_url: str) -> None:
     _script(fake, hang_review=True)
@@ -57,6 +62,12 @@ def test_killed_mid_run_resumes_in_a_new_process(fake: FakeProvider, shared_db_u
         assert first.poll() is None, first.communicate()
         assert time.monotonic() < deadline, "the child never reached the review node"
         time.sleep(0.05)
+    # LangGraph saves a step's checkpoint in the background while the next step runs: kill only
+    # once the checkpoint after research is saved, so the resume must not repeat plan or research
+    with SQLCheckpointer(shared_db_url) as saver:
+        while "research" not in _latest_versions_seen(saver, "crash-1"):
+            assert time.monotonic() < deadline, "the checkpoint after research was never saved"
+            time.sleep(0.05)
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
     assert first.returncode == -signal.SIGKILL
