@@ -464,3 +464,19 @@ def test_driver_errors_in_fast_writes_name_the_operation(db_url: str) -> None:
             conn.execute(text(f"DROP TABLE {checkpoints.name}"))
         with pytest.raises(SchemaTooOldError, match="put on .* failed"):
             saver.put(config("t"), checkpoint({"a": 1}, {"a": "1"}), {}, {"a": "1"})
+
+
+async def test_reads_survive_lost_postgres_connections(postgres_url: str) -> None:
+    """Reads use the same pools without pre-ping: a read on a dead connection is retried."""
+    async with SQLCheckpointer(postgres_url) as saver:
+        await saver.asetup()
+        first = checkpoint({"a": 1}, {"a": "1"})
+        saver.put(config("t"), first, {}, {"a": "1"})
+        assert saver.get_tuple(config("t")) is not None
+        assert await saver.aget_tuple(config("t")) is not None
+        assert _terminate_other_connections(postgres_url) >= 2
+        latest = saver.get_tuple(config("t"))
+        assert latest is not None and latest.checkpoint["id"] == first["id"]
+        assert _terminate_other_connections(postgres_url) >= 1
+        listed = [t.checkpoint["id"] async for t in saver.alist(config("t"))]
+        assert listed == [first["id"]]

@@ -11,6 +11,7 @@ import asyncio
 import random
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import sqlalchemy.exc
@@ -199,13 +200,16 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
                     raise self._failed(what, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _read(self, what: str, plan: Plan[T]) -> T:
+    def _read(self, what: str, build: Callable[[], Plan[T]]) -> T:
         self._ensure()
-        try:
-            with self.engines.read() as conn:
-                return drive(conn, plan)
-        except sqlalchemy.exc.DBAPIError as exc:
-            raise self._failed(what, exc) from exc
+        for retry in (True, False):
+            try:
+                with self.engines.fast_read() as conn:
+                    return drive(conn, build())
+            except sqlalchemy.exc.DBAPIError as exc:
+                if not (retry and exc.connection_invalidated):  # a lost connection: once more
+                    raise self._failed(what, exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _awrite(self, what: str, plan: Plan[T]) -> T:
         await self._aensure()
@@ -237,21 +241,24 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
                     raise self._failed(what, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _aread(self, what: str, plan: Plan[T]) -> T:
+    async def _aread(self, what: str, build: Callable[[], Plan[T]]) -> T:
         await self._aensure()
         if self.engines.dialect == "sqlite":
-            return await asyncio.to_thread(self._read, what, plan)
-        try:
-            async with self.engines.aread() as conn:
-                return await adrive(conn, plan)
-        except sqlalchemy.exc.DBAPIError as exc:
-            raise self._failed(what, exc) from exc
+            return await asyncio.to_thread(self._read, what, build)
+        for retry in (True, False):
+            try:
+                async with self.engines.afast_read() as conn:
+                    return await adrive(conn, build())
+            except sqlalchemy.exc.DBAPIError as exc:
+                if not (retry and exc.connection_invalidated):
+                    raise self._failed(what, exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # --- sync API -------------------------------------------------------------------------
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint named by ``config``, or the thread's latest when it names none."""
-        return self._read("get_tuple", self.plans.get_tuple(config))
+        return self._read("get_tuple", lambda: self.plans.get_tuple(config))
 
     def list(
         self,
@@ -264,10 +271,15 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
         """Checkpoints newest first, filtered by thread/namespace, metadata, ``before`` and ``limit``."""
         pages = _Pages(self.page_size, limit)
         while (page_limit := pages.next_limit()) is not None:
-            plan = self.plans.list_page(
-                config, filter=filter, before=before, after=pages.cursor, limit=page_limit
+            page = partial(
+                self.plans.list_page,
+                config,
+                filter=filter,
+                before=before,
+                after=pages.cursor,
+                limit=page_limit,
             )
-            yield from pages.take(self._read("list", plan))
+            yield from pages.take(self._read("list", page))
 
     def put(
         self,
@@ -327,7 +339,7 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """Async twin of :meth:`get_tuple`."""
-        return await self._aread("get_tuple", self.plans.get_tuple(config))
+        return await self._aread("get_tuple", lambda: self.plans.get_tuple(config))
 
     async def alist(
         self,
@@ -340,10 +352,15 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
         """Async twin of :meth:`list`."""
         pages = _Pages(self.page_size, limit)
         while (page_limit := pages.next_limit()) is not None:
-            plan = self.plans.list_page(
-                config, filter=filter, before=before, after=pages.cursor, limit=page_limit
+            page = partial(
+                self.plans.list_page,
+                config,
+                filter=filter,
+                before=before,
+                after=pages.cursor,
+                limit=page_limit,
             )
-            for item in pages.take(await self._aread("list", plan)):
+            for item in pages.take(await self._aread("list", page)):
                 yield item
 
     async def aput(

@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 
 from thinkgraph.memory._checkpointer_sql import (
+    CHECKPOINT_COLUMNS,
     Plan,
     Step,
     blob_rows_query,
@@ -91,6 +92,15 @@ def _put_with_blobs(upsert_checkpoint: Executable) -> Executable:
     return upsert_checkpoint.add_cte(new_blobs)  # type: ignore[attr-defined,no-any-return]
 
 
+def _get_query(*, by_id: bool) -> Executable:
+    """``get_tuple``'s query (the thread's latest checkpoint, or the one named), with bound values."""
+    c = checkpoints.c
+    where = [c.thread_id == bindparam("g_thread_id"), c.ns_hash == bindparam("g_ns_hash")]
+    if by_id:
+        where.append(c.checkpoint_id == bindparam("g_checkpoint_id"))
+    return select(*CHECKPOINT_COLUMNS).where(*where).order_by(c.checkpoint_id.desc()).limit(1)
+
+
 class CheckpointPlans:
     """Builds the plans of one checkpointer (its serializer and dialect)."""
 
@@ -103,6 +113,8 @@ class CheckpointPlans:
         self._upsert_writes = upsert(dialect, checkpoint_writes, ["channel", "type", "blob", "task_path"])
         self._insert_writes = insert_ignore(dialect, checkpoint_writes)
         self._put_with_blobs = _put_with_blobs(self._upsert_checkpoint) if dialect == "postgresql" else None
+        self._get_latest = _get_query(by_id=False)
+        self._get_by_id = _get_query(by_id=True)
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -201,16 +213,13 @@ class CheckpointPlans:
     def get_tuple(self, config: RunnableConfig) -> Plan[CheckpointTuple | None]:
         """The checkpoint named by ``config`` (or the thread's latest), in three statements."""
         conf = config["configurable"]
-        query = checkpoints_query(
-            thread_id=str(conf["thread_id"]),
-            ns=str(conf.get("checkpoint_ns", "")),
-            checkpoint_id=conf.get("checkpoint_id"),
-            before=None,
-            after_key=None,
-            predicates=(),
-            limit=1,
-        )
-        rows = yield Step(query, fetch=True)
+        checkpoint_id = conf.get("checkpoint_id")
+        ns = str(conf.get("checkpoint_ns", ""))
+        params = {"g_thread_id": str(conf["thread_id"]), "g_ns_hash": ns_hash(ns)}
+        if checkpoint_id:
+            params["g_checkpoint_id"] = str(checkpoint_id)
+        query = self._get_by_id if checkpoint_id else self._get_latest
+        rows = yield Step(query, params, fetch=True)
         if not rows:
             return None
         tuples = yield from self.hydrate(rows)

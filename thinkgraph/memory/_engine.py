@@ -256,6 +256,32 @@ class Engines:
                 raise
 
     @contextmanager
+    def fast_read(self) -> Iterator[Connection]:
+        """A connection for reads that may see each statement's own snapshot.
+
+        PostgreSQL from a URL: the autocommit pool without pre-ping (at READ COMMITTED a
+        transaction would give each statement its own snapshot too; autocommit saves the BEGIN,
+        COMMIT and ping round trips; a lost connection raises with ``connection_invalidated``,
+        to be retried). Elsewhere: :meth:`read`.
+        """
+        if self.raw[0] is None:
+            with self.read() as conn:
+                yield conn
+            return
+        with self._connect(self.raw[0]) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def afast_read(self) -> AsyncIterator[AsyncConnection]:
+        """Async twin of :meth:`fast_read`."""
+        if self.raw[1] is None:
+            async with self.aread() as conn:
+                yield conn
+            return
+        async with self._aconnect(self.raw[1]) as conn:
+            yield conn
+
+    @contextmanager
     def read(self) -> Iterator[Connection]:
         """A connection in a read transaction (one consistent view on SQLite)."""
         with self._connect(self.sync) as conn, conn.begin():
