@@ -19,13 +19,12 @@ import pytest
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import add_messages
-from tg_graphs_support import PricedFake
+from tg_graphs_support import Log, PricedFake, add
 
 from thinkgraph.agents import build_tool_agent
 from thinkgraph.graphs import END, START, CompiledGraph, Graph, RunFinished
 from thinkgraph.graphs._ledger_saver import LedgerFlushingSaver
 from thinkgraph.memory import Ledger, SQLCheckpointer
-from thinkgraph.tools import tool
 
 
 class Chat(TypedDict, total=False):
@@ -34,21 +33,6 @@ class Chat(TypedDict, total=False):
     steps: int
     outcome: Any
     structured_response: Any
-
-
-class Log(TypedDict):
-    log: Annotated[list[str], operator.add]
-
-
-@tool
-def add(a: int, b: int) -> int:
-    """Add two numbers.
-
-    Args:
-        a: the first number.
-        b: the second number.
-    """
-    return a + b
 
 
 def agent_app() -> CompiledGraph:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import operator
 from typing import Annotated, Any, TypedDict
 
 import pytest
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.graph import add_messages
 from langgraph.types import interrupt
-from tg_graphs_support import PricedFake, scripted
+from tg_graphs_support import Log, PricedFake, add, scripted
 
 from thinkgraph.exceptions import BudgetExceeded, ConfigError, RunCancelled
 from thinkgraph.graphs import (
@@ -28,26 +27,11 @@ from thinkgraph.graphs import (
     ToolCalled,
     ToolReturned,
 )
-from thinkgraph.tools import ToolExecutor, tool
+from thinkgraph.tools import ToolExecutor
 
 
 class Chat(TypedDict):
     messages: Annotated[list[AnyMessage], add_messages]
-
-
-class Log(TypedDict):
-    log: Annotated[list[str], operator.add]
-
-
-@tool
-def add(a: int, b: int) -> int:
-    """Add two numbers.
-
-    Args:
-        a: the first number.
-        b: the second number.
-    """
-    return a + b
 
 
 def tool_graph(model: Any) -> CompiledGraph:

@@ -25,9 +25,27 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import Field
 
 from thinkgraph.models._metadata import CALL_KEY, REASONING_KEY, CallInfo
+from thinkgraph.tools import tool
 
 FAKE_KEY_ENV = "TG_GRAPHS_FAKE_KEY"
 PRICE = {"input": 1e-6, "output": 2e-6}
+
+
+class Log(TypedDict):
+    """A state that only appends to a log (the runner tests' graphs)."""
+
+    log: Annotated[list[str], operator.add]
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two numbers.
+
+    Args:
+        a: the first number.
+        b: the second number.
+    """
+    return a + b
 
 
 class State(TypedDict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
@@ -166,12 +166,12 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
         return PersistenceError(message)
 
     def _compiler(self, async_: bool) -> RawCompiler:
-        key = "_acompiler" if async_ else "_compiler_"
-        compiler = self.__dict__.get(key)
-        if compiler is None:
+        """The raw-SQL compiler of the sync or async engine's dialect (they differ on PostgreSQL)."""
+        compilers: dict[bool, RawCompiler] = self.__dict__.setdefault("_compilers", {})
+        if async_ not in compilers:
             engine = self.engines.async_ if async_ else self.engines.sync
-            compiler = self.__dict__[key] = RawCompiler(engine.dialect)
-        return compiler
+            compilers[async_] = RawCompiler(engine.dialect)
+        return compilers[async_]
 
     def _write(self, what: str, plan: Plan[T]) -> T:
         """Run a write plan in one transaction."""
@@ -182,6 +182,26 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
         except sqlalchemy.exc.DBAPIError as exc:
             raise self._failed(what, exc) from exc
 
+    def _retried(self, what: str, errors: type[Exception], attempt: Callable[[], T]) -> T:
+        """``attempt()``, once more if it met a lost connection (the pools have no pre-ping)."""
+        for retry in (True, False):
+            try:
+                return attempt()
+            except errors as exc:
+                if not (retry and self.engines.is_disconnect(exc)):
+                    raise self._failed(what, exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _aretried(self, what: str, errors: type[Exception], attempt: Callable[[], Awaitable[T]]) -> T:
+        """Async twin of :meth:`_retried`."""
+        for retry in (True, False):
+            try:
+                return await attempt()
+            except errors as exc:
+                if not (retry and self.engines.is_disconnect(exc)):
+                    raise self._failed(what, exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def _put(self, what: str, build: Callable[[], Plan[T]]) -> T:
         """Run an idempotent write plan whose statements may commit one by one (``put``,
         ``put_writes``): on the DBAPI cursor with statements compiled once (see ``_rawsql``) where
@@ -190,26 +210,21 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
         if not self.engines.raw_writes:
             return self._write(what, build())
         self._ensure()
-        error = self.engines.sync.dialect.loaded_dbapi.Error
-        for retry in (True, False):
-            try:
-                with self.engines.raw_write() as cursor:
-                    return raw_drive(cursor, self._compiler(False), build())
-            except error as exc:
-                if not (retry and self.engines.is_disconnect(exc)):
-                    raise self._failed(what, exc) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def attempt() -> T:
+            with self.engines.raw_write() as cursor:
+                return raw_drive(cursor, self._compiler(False), build())
+
+        return self._retried(what, self.engines.sync.dialect.loaded_dbapi.Error, attempt)
 
     def _read(self, what: str, build: Callable[[], Plan[T]]) -> T:
         self._ensure()
-        for retry in (True, False):
-            try:
-                with self.engines.fast_read() as conn:
-                    return drive(conn, build())
-            except sqlalchemy.exc.DBAPIError as exc:
-                if not (retry and exc.connection_invalidated):  # a lost connection: once more
-                    raise self._failed(what, exc) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def attempt() -> T:
+            with self.engines.fast_read() as conn:
+                return drive(conn, build())
+
+        return self._retried(what, sqlalchemy.exc.DBAPIError, attempt)
 
     async def _awrite(self, what: str, plan: Plan[T]) -> T:
         await self._aensure()
@@ -231,28 +246,23 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
         if not self.engines.araw_writes:
             return await self._awrite(what, build())
         await self._aensure()
-        error = self.engines.async_.dialect.loaded_dbapi.Error
-        for retry in (True, False):
-            try:
-                async with self.engines.araw_write() as cursor:
-                    return await araw_drive(cursor, self._compiler(True), build())
-            except error as exc:
-                if not (retry and self.engines.is_disconnect(exc)):
-                    raise self._failed(what, exc) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        async def attempt() -> T:
+            async with self.engines.araw_write() as cursor:
+                return await araw_drive(cursor, self._compiler(True), build())
+
+        return await self._aretried(what, self.engines.async_.dialect.loaded_dbapi.Error, attempt)
 
     async def _aread(self, what: str, build: Callable[[], Plan[T]]) -> T:
         await self._aensure()
         if self.engines.dialect == "sqlite":
             return await asyncio.to_thread(self._read, what, build)
-        for retry in (True, False):
-            try:
-                async with self.engines.afast_read() as conn:
-                    return await adrive(conn, build())
-            except sqlalchemy.exc.DBAPIError as exc:
-                if not (retry and exc.connection_invalidated):
-                    raise self._failed(what, exc) from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        async def attempt() -> T:
+            async with self.engines.afast_read() as conn:
+                return await adrive(conn, build())
+
+        return await self._aretried(what, sqlalchemy.exc.DBAPIError, attempt)
 
     # --- sync API -------------------------------------------------------------------------
 

@@ -174,9 +174,11 @@ class Engines:
         return self.async_.dialect.driver == "psycopg"
 
     def is_disconnect(self, exc: BaseException) -> bool:
-        """Whether a driver error raised in :meth:`raw_write` or :meth:`araw_write` means the
-        connection was lost (the pool is then renewed, so a retry gets a fresh connection)."""
-        return bool(getattr(exc, "thinkgraph_disconnect", False))
+        """Whether an error means the connection was lost, so a retry gets a fresh one: a driver
+        error from :meth:`raw_write`/:meth:`araw_write` (which renew their pool), or a SQLAlchemy
+        error that invalidated its connection (:meth:`fast_read`)."""
+        invalidated = isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.connection_invalidated
+        return invalidated or bool(getattr(exc, "thinkgraph_disconnect", False))
 
     def _raw_failed(self, engine: Engine | None, exc: BaseException, raw: Any) -> None:
         dialect = self.sync.dialect
