@@ -31,7 +31,7 @@ def fill(saver: SQLCheckpointer, thread: str, n: int, ns: str = "") -> list[str]
     ids, parent = [], None
     for i in range(n):
         cp = empty_checkpoint()
-        cp["channel_values"] = {"i": i, "same": "s"}
+        cp["channel_values"] = {"i": [i], "same": ["s"]}  # lists: stored as blobs, not inline
         cp["channel_versions"] = {"i": str(i + 1), "same": "1"}
         conf = {"thread_id": thread, "checkpoint_ns": ns, **({"checkpoint_id": parent} if parent else {})}
         saver.put({"configurable": conf}, cp, {}, {"i": str(i + 1), **({} if i else {"same": "1"})})
@@ -62,7 +62,7 @@ async def test_keep_last_n_per_thread_and_namespace(saver: SQLCheckpointer) -> N
     assert ids_of(saver, "a", "") == [a[-1]] and ids_of(saver, "b") == [b[-1]]
     # each surviving checkpoint still reads whole; unused blobs are gone
     assert [t.checkpoint["channel_values"] for t in saver.list({"configurable": {"thread_id": "b"}})] == [
-        {"i": 3, "same": "s"}
+        {"i": [3], "same": ["s"]}
     ]
     assert blob_count(saver) == 6  # (i, same) for a, a/child, b
     with pytest.raises(ConfigError, match="keep_last"):

@@ -217,8 +217,16 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
 
         return self._retried(what, self.engines.sync.dialect.loaded_dbapi.Error, attempt)
 
-    def _read(self, what: str, build: Callable[[], Plan[T]]) -> T:
+    def _read(self, what: str, build: Callable[[], Plan[T]], *, prebuilt: bool = False) -> T:
+        """Run a read plan; one of ``prebuilt`` statements only goes to the DBAPI cursor on SQLite."""
         self._ensure()
+        if prebuilt and self.engines.raw_reads:
+
+            def raw_attempt() -> T:
+                with self.engines.raw_read() as cursor:
+                    return raw_drive(cursor, self._compiler(False), build())
+
+            return self._retried(what, self.engines.sync.dialect.loaded_dbapi.Error, raw_attempt)
 
         def attempt() -> T:
             with self.engines.fast_read() as conn:
@@ -253,10 +261,17 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
 
         return await self._aretried(what, self.engines.async_.dialect.loaded_dbapi.Error, attempt)
 
-    async def _aread(self, what: str, build: Callable[[], Plan[T]]) -> T:
+    async def _aread(self, what: str, build: Callable[[], Plan[T]], *, prebuilt: bool = False) -> T:
         await self._aensure()
         if self.engines.dialect == "sqlite":
-            return await asyncio.to_thread(self._read, what, build)
+            return await asyncio.to_thread(self._read, what, build, prebuilt=prebuilt)
+        if prebuilt and self.engines.araw_reads:
+
+            async def raw_attempt() -> T:
+                async with self.engines.araw_write() as cursor:
+                    return await araw_drive(cursor, self._compiler(True), build())
+
+            return await self._aretried(what, self.engines.async_.dialect.loaded_dbapi.Error, raw_attempt)
 
         async def attempt() -> T:
             async with self.engines.afast_read() as conn:
@@ -268,7 +283,7 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """The checkpoint named by ``config``, or the thread's latest when it names none."""
-        return self._read("get_tuple", lambda: self.plans.get_tuple(config))
+        return self._read("get_tuple", lambda: self.plans.get_tuple(config), prebuilt=True)
 
     def list(
         self,
@@ -349,7 +364,7 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """Async twin of :meth:`get_tuple`."""
-        return await self._aread("get_tuple", lambda: self.plans.get_tuple(config))
+        return await self._aread("get_tuple", lambda: self.plans.get_tuple(config), prebuilt=True)
 
     async def alist(
         self,

@@ -6,6 +6,7 @@ async methods of :class:`~thinkgraph.memory.SQLCheckpointer` share every line of
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from sqlalchemy import (
     LargeBinary,
     Row,
     String,
+    and_,
     bindparam,
     delete,
     func,
@@ -34,6 +36,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql
 
 from thinkgraph.memory._checkpointer_sql import (
@@ -101,6 +104,68 @@ def _get_query(*, by_id: bool) -> Executable:
     return select(*CHECKPOINT_COLUMNS).where(*where).order_by(c.checkpoint_id.desc()).limit(1)
 
 
+# Channel values stored in the checkpoint row itself rather than as blobs (as the official
+# PostgreSQL saver does): a few bytes each, and one row fewer per changed channel per step.
+_INLINE_TYPES = (type(None), bool, int, float, str)
+_INLINE_MAX_CHARS = 256
+
+
+def _inlined(value: Any) -> bool:
+    """Whether a channel value is a small scalar kept in the checkpoint row (exact types only,
+    so an enum or another subclass keeps its type through the serializer)."""
+    kind = type(value)
+    if kind not in _INLINE_TYPES:
+        return False
+    if kind is int:
+        return bool(-(2**63) <= value < 2**63)
+    return kind is not str or len(value) <= _INLINE_MAX_CHARS
+
+
+def _blob_versions(body: Mapping[str, Any]) -> dict[str, str]:
+    """The (channel, version) of a decoded checkpoint's values that are stored as blobs."""
+    inline = body["channel_values"]
+    return {channel: str(v) for channel, v in body["channel_versions"].items() if channel not in inline}
+
+
+def _one_checkpoint_queries(dialect: Dialect) -> tuple[Executable, Executable] | None:
+    """SQLite and PostgreSQL: the blobs and the writes of one checkpoint, with bound values only
+    (so ``get_tuple`` runs prebuilt statements, see ``_rawsql``).
+
+    The blobs are matched by (channel, version), bound as one JSON object and expanded by
+    ``json_each`` / ``jsonb_each_text``.
+    """
+    if dialect == "sqlite":
+        expand = func.json_each(bindparam("h_versions"))
+    elif dialect == "postgresql":
+        expand = func.jsonb_each_text(sql_cast(bindparam("h_versions", type_=String()), postgresql.JSONB))
+    else:
+        return None
+    b, w = checkpoint_blobs.c, checkpoint_writes.c
+    # untyped: each takes the type of the column it is compared with
+    thread_id: Any = bindparam("h_thread_id")
+    key: Any = bindparam("h_ns_hash")
+    versions = expand.table_valued("key", "value")
+    blobs = (
+        select(b.thread_id, b.ns_hash, b.channel, b.version, b.type, b.blob)
+        .select_from(versions)
+        .join(
+            checkpoint_blobs,
+            and_(
+                b.thread_id == thread_id,
+                b.ns_hash == key,
+                b.channel == versions.c.key,
+                b.version == versions.c.value,
+            ),
+        )
+    )
+    writes = (
+        select(w.thread_id, w.ns_hash, w.checkpoint_id, w.task_id, w.channel, w.type, w.blob)
+        .where(w.thread_id == thread_id, w.ns_hash == key, w.checkpoint_id == bindparam("h_checkpoint_id"))
+        .order_by(w.task_path, w.task_id, w.idx)
+    )
+    return blobs, writes
+
+
 class CheckpointPlans:
     """Builds the plans of one checkpointer (its serializer and dialect)."""
 
@@ -115,6 +180,7 @@ class CheckpointPlans:
         self._put_with_blobs = _put_with_blobs(self._upsert_checkpoint) if dialect == "postgresql" else None
         self._get_latest = _get_query(by_id=False)
         self._get_by_id = _get_query(by_id=True)
+        self._one_checkpoint = _one_checkpoint_queries(dialect)
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -132,9 +198,12 @@ class CheckpointPlans:
         parent_id = conf.get("checkpoint_id")
         key = ns_hash(ns)
         values = checkpoint["channel_values"]
+        inline = {channel: value for channel, value in values.items() if _inlined(value)}
         blobs = []
         for channel, version in new_versions.items():
-            type_, blob = self.serde.dumps_typed(values[channel]) if channel in values else ("empty", None)
+            if channel not in values or channel in inline:
+                continue  # an empty channel has no row; a small scalar travels in the checkpoint row
+            type_, blob = self.serde.dumps_typed(values[channel])
             blobs.append(
                 {
                     "thread_id": thread_id,
@@ -145,7 +214,9 @@ class CheckpointPlans:
                     "blob": blob,
                 }
             )
-        body = {k: v for k, v in checkpoint.items() if k != "channel_values"}
+        body: dict[str, Any] = {k: v for k, v in checkpoint.items() if k != "channel_values"}
+        if inline:
+            body["channel_values"] = inline
         type_, data = self.serde.dumps_typed(body)
         meta = dict(get_serializable_checkpoint_metadata(config, metadata))
         run_id = meta.get("run_id")
@@ -271,29 +342,28 @@ class CheckpointPlans:
         versions: set[str] = set()
         for thread_id, key, ns, checkpoint_id, parent_id, type_, data, metadata in _tuples(rows):
             body = cast(dict[str, Any], loads((type_, data)))
+            body.setdefault("channel_values", {})  # the inline values (none in rows written before 0003)
             groups.add((thread_id, key))
-            versions.update(map(str, body["channel_versions"].values()))
+            versions.update(_blob_versions(body).values())
             decoded.append((thread_id, key, ns, checkpoint_id, parent_id, metadata, body))
-        group_list = sorted(groups)
         blobs: dict[tuple[str, str, str, str], Any] = {}
-        for version_chunk in chunks(sorted(versions), 1, reserved=2 * len(group_list)):
-            query = blob_rows_query(group_list, version_chunk)
-            blob_rows = yield Step(query, fetch=True)
-            for thread_id, key, channel, version, type_, blob in _tuples(blob_rows):
-                if type_ != "empty":
-                    blobs[(thread_id, key, channel, version)] = loads((type_, blob))
-        wanted = {(item[0], item[1], item[3]) for item in decoded}
         writes: dict[Key, list[tuple[str, str, Any]]] = defaultdict(list)
-        for id_chunk in chunks(sorted({item[3] for item in decoded}), 1, reserved=2 * len(group_list)):
-            query = writes_query(group_list, id_chunk)
-            write_rows = yield Step(query, fetch=True)
-            for thread_id, key, checkpoint_id, task_id, channel, type_, blob in _tuples(write_rows):
-                if (thread_id, key, checkpoint_id) in wanted:
-                    writes[(thread_id, key, checkpoint_id)].append((task_id, channel, loads((type_, blob))))
+        blob_rows, write_rows = yield from self._hydrate_rows(decoded, sorted(groups), sorted(versions))
+        for thread_id, key, channel, version, type_, blob in blob_rows:
+            if type_ != "empty":
+                blobs[(thread_id, key, channel, version)] = loads((type_, blob))
+        wanted = {(item[0], item[1], item[3]) for item in decoded}
+        for thread_id, key, checkpoint_id, task_id, channel, type_, blob in write_rows:
+            if (thread_id, key, checkpoint_id) in wanted:
+                writes[(thread_id, key, checkpoint_id)].append((task_id, channel, loads((type_, blob))))
         result = []
         for thread_id, key, ns, checkpoint_id, parent_id, metadata, body in decoded:
+            inline = body["channel_values"]
             values = {}
             for channel, version in body["channel_versions"].items():
+                if channel in inline:
+                    values[channel] = inline[channel]
+                    continue
                 value = blobs.get((thread_id, key, channel, str(version)), _MISSING)
                 if value is not _MISSING:
                     values[channel] = value
@@ -319,6 +389,25 @@ class CheckpointPlans:
                 )
             )
         return result
+
+    def _hydrate_rows(
+        self, decoded: Sequence[tuple[Any, ...]], groups: Sequence[tuple[str, str]], versions: Sequence[str]
+    ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+        """The blob rows and the write rows of the decoded checkpoints (in application order)."""
+        if len(decoded) == 1 and self._one_checkpoint is not None:
+            thread_id, key, _, checkpoint_id, _, _, body = decoded[0]
+            blobs_query, writes_query_ = self._one_checkpoint
+            params = {"h_thread_id": thread_id, "h_ns_hash": key}
+            versions_json = json.dumps(_blob_versions(body))
+            blob_rows = yield Step(blobs_query, {**params, "h_versions": versions_json}, fetch=True)
+            write_rows = yield Step(writes_query_, {**params, "h_checkpoint_id": checkpoint_id}, fetch=True)
+            return list(_tuples(blob_rows)), list(_tuples(write_rows))
+        blob_rows, write_rows = [], []
+        for version_chunk in chunks(versions, 1, reserved=2 * len(groups)):
+            blob_rows += yield Step(blob_rows_query(groups, version_chunk), fetch=True)
+        for id_chunk in chunks(sorted({item[3] for item in decoded}), 1, reserved=2 * len(groups)):
+            write_rows += yield Step(writes_query(groups, id_chunk), fetch=True)
+        return list(_tuples(blob_rows)), list(_tuples(write_rows))
 
     # --- deletes and copies ---------------------------------------------------------------
 

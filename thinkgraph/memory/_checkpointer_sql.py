@@ -30,7 +30,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from thinkgraph.memory._engine import Dialect
-from thinkgraph.memory._rawsql import RawCompiler
+from thinkgraph.memory._rawsql import RawCompiler, RawStatement
 from thinkgraph.memory._schema import checkpoint_blobs, checkpoint_writes, checkpoints
 
 __all__ = [
@@ -86,25 +86,29 @@ async def adrive(conn: AsyncConnection, plan: Plan[T]) -> T:
         return stop.value  # type: ignore[no-any-return]
 
 
-def _raw_call(compiler: RawCompiler, step: Step) -> tuple[str, str, Any]:
-    """(cursor method, SQL, driver parameters) for a write step on a DBAPI cursor."""
-    if step.fetch or step.params is None:  # pragma: no cover - write plans only
-        raise ValueError("raw plans run write statements with parameters only")
-    if isinstance(step.params, Mapping):
-        raw = compiler.compile(step.statement, list(step.params))
-        return "execute", raw.sql, raw.args(step.params)
+def _raw_call(compiler: RawCompiler, step: Step) -> tuple[RawStatement, str, Any]:
+    """(compiled statement, cursor method, driver parameters) for a step on a DBAPI cursor."""
+    if step.params is None or isinstance(step.params, Mapping):
+        values = step.params or {}
+        raw = compiler.compile(step.statement, list(values))
+        return raw, "execute", raw.args(values)
     raw = compiler.compile(step.statement, list(step.params[0]))
-    return "executemany", raw.sql, raw.many(step.params)
+    return raw, "executemany", raw.many(step.params)
+
+
+def _raw_rows(cursor: Any, compiler: RawCompiler, step: Step) -> list[Any]:
+    """Run a step on a DBAPI cursor; a query's rows come back as records."""
+    raw, method, params = _raw_call(compiler, step)
+    getattr(cursor, method)(raw.sql, params)
+    return [raw.record(row) for row in cursor.fetchall()] if step.fetch else []
 
 
 def raw_drive(cursor: Any, compiler: RawCompiler, plan: Plan[T]) -> T:
-    """Run a write plan on a DBAPI cursor (see :meth:`Engines.raw_write`)."""
+    """Run a plan of prebuilt statements on a DBAPI cursor (see :meth:`Engines.raw_write`)."""
     try:
         step = next(plan)
         while True:
-            method, sql, params = _raw_call(compiler, step)
-            getattr(cursor, method)(sql, params)
-            step = plan.send([])
+            step = plan.send(_raw_rows(cursor, compiler, step))
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
 
@@ -114,9 +118,10 @@ async def araw_drive(cursor: Any, compiler: RawCompiler, plan: Plan[T]) -> T:
     try:
         step = next(plan)
         while True:
-            method, sql, params = _raw_call(compiler, step)
-            await getattr(cursor, method)(sql, params)
-            step = plan.send([])
+            raw, method, params = _raw_call(compiler, step)
+            await getattr(cursor, method)(raw.sql, params)
+            rows: list[Any] = [raw.record(row) for row in await cursor.fetchall()] if step.fetch else []
+            step = plan.send(rows)
     except StopIteration as stop:
         return stop.value  # type: ignore[no-any-return]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import os
 import threading
 import uuid
 import weakref
@@ -89,6 +90,8 @@ class Engines:
     _sync_write: Engine = field(init=False, repr=False)
     _async_write: AsyncEngine = field(init=False, repr=False)
     _lock: threading.Lock = field(init=False, repr=False)
+    _kept: list[Any] = field(init=False, repr=False)  # pooled DBAPI connections between raw writes
+    _kept_pid: list[int] = field(init=False, repr=False)  # the process that keeps them
     _alocks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = field(
         init=False, repr=False
     )
@@ -97,6 +100,8 @@ class Engines:
         object.__setattr__(self, "_sync_write", self.sync.execution_options(**{_WRITE_OPTION: True}))
         object.__setattr__(self, "_async_write", self.async_.execution_options(**{_WRITE_OPTION: True}))
         object.__setattr__(self, "_lock", threading.Lock())
+        object.__setattr__(self, "_kept", [])
+        object.__setattr__(self, "_kept_pid", [])
         object.__setattr__(self, "_alocks", weakref.WeakKeyDictionary())
 
     @contextmanager
@@ -169,6 +174,16 @@ class Engines:
         return self.sync.dialect.driver in _RAW_DRIVERS
 
     @property
+    def raw_reads(self) -> bool:
+        """Whether :meth:`raw_read` works: sqlite3, or PostgreSQL from a URL (its raw pool)."""
+        return self.sync.dialect.driver == "pysqlite" or self.raw[0] is not None
+
+    @property
+    def araw_reads(self) -> bool:
+        """Whether :meth:`araw_write` serves reads too (PostgreSQL from a URL: its raw pool)."""
+        return self.raw[1] is not None
+
+    @property
     def araw_writes(self) -> bool:
         """Whether :meth:`araw_write` works for the async engine (psycopg 3)."""
         return self.async_.dialect.driver == "psycopg"
@@ -185,6 +200,7 @@ class Engines:
         if isinstance(exc, dialect.loaded_dbapi.Error) and dialect.is_disconnect(exc, raw, None):
             raw.invalidate(exc)
             if engine is not None:  # our own raw pool: the other connections are as stale
+                self._release_kept()
                 engine.dispose(close=False)
             exc.thinkgraph_disconnect = True  # type: ignore[attr-defined]
 
@@ -192,9 +208,10 @@ class Engines:
     def raw_write(self) -> Iterator[Any]:
         """A DBAPI cursor for a one-shot write (statements from ``_rawsql``), committed on exit.
 
-        SQLite: one serialized ``BEGIN IMMEDIATE`` transaction. PostgreSQL (psycopg 3): autocommit,
-        so use it for plans whose statements may commit one by one, on a pool without pre-ping
-        (see :meth:`is_disconnect`). Driver errors are raised as the driver raised them.
+        SQLite: one ``BEGIN IMMEDIATE`` transaction, serialized in this process. PostgreSQL
+        (psycopg 3): autocommit, so use it for plans whose statements may commit one by one, on a
+        pool without pre-ping (see :meth:`is_disconnect`). Driver errors are raised as the driver
+        raised them.
         """
         # the writer lock before the connection, as in write(): with a one-connection pool the
         # other order deadlocks against a writer holding the lock and waiting for the connection
@@ -205,11 +222,10 @@ class Engines:
                     cursor.execute("BEGIN IMMEDIATE")
                     try:
                         yield cursor
-                    except BaseException:
+                        cursor.execute("COMMIT")
+                    finally:
                         if driver.in_transaction:
                             driver.rollback()
-                        raise
-                    cursor.execute("COMMIT")
                 return
             toggle = self.raw[0] is None  # our own raw pool is in autocommit mode already
             if toggle:
@@ -223,18 +239,52 @@ class Engines:
 
     @contextmanager
     def _raw_connection(self) -> Iterator[Any]:
+        """A pooled DBAPI connection for :meth:`raw_write` (SQLite: of the write engine).
+
+        The connections of SQLite and of our own PostgreSQL raw pool stay checked out between
+        uses, kept by this process (see :meth:`_release_kept`): that saves the pool's checkout
+        and reset on every write. A forked child never takes its parent's.
+        """
         engine = self.raw[0] or self._sync_write
-        try:
-            raw = engine.raw_connection()
-        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
-            raise self._unavailable(exc) from exc
+        keep = self.dialect == "sqlite" or self.raw[0] is not None
+        raw = self._take_kept() if keep else None
+        if raw is None:
+            try:
+                raw = engine.raw_connection()
+            except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
+                raise self._unavailable(exc) from exc
         try:
             yield raw
         except BaseException as exc:
             self._raw_failed(self.raw[0], exc, raw)
             raise
         finally:
-            raw.close()
+            if keep and raw.dbapi_connection is not None and _within_base_size(engine.pool):
+                self._kept.append(raw)
+            else:  # invalidated, or the pool lends its overflow: others may be waiting for it
+                raw.close()
+
+    def _take_kept(self) -> Any:
+        pid = os.getpid()
+        if self._kept_pid != [pid]:  # first use, or a forked child: not the parent's connections
+            self._kept.clear()
+            self._kept_pid[:] = [pid]
+            return None
+        try:
+            return self._kept.pop()
+        except IndexError:
+            return None
+
+    def _release_kept(self) -> None:
+        """Return the connections this process keeps to their pool."""
+        mine = self._kept_pid == [os.getpid()]
+        while self._kept:
+            try:
+                raw = self._kept.pop()
+            except IndexError:  # pragma: no cover - another thread took the last one
+                break
+            if mine:
+                raw.close()
 
     @asynccontextmanager
     async def araw_write(self) -> AsyncIterator[Any]:
@@ -256,6 +306,33 @@ class Engines:
             except BaseException as exc:
                 self._raw_failed(None if self.raw[1] is None else self.raw[1].sync_engine, exc, raw)
                 raise
+
+    @contextmanager
+    def raw_read(self) -> Iterator[Any]:
+        """A DBAPI cursor for prebuilt queries (see :attr:`raw_reads`).
+
+        SQLite: in a read transaction (one consistent view). PostgreSQL: the autocommit cursor of
+        :meth:`raw_write` (each statement sees its own snapshot, as in :meth:`fast_read`).
+        """
+        if self.dialect != "sqlite":
+            with self.raw_write() as cursor:
+                yield cursor
+            return
+        try:
+            raw = self.sync.raw_connection()
+        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
+            raise self._unavailable(exc) from exc
+        try:
+            driver: Any = raw.driver_connection
+            with contextlib.closing(driver.cursor()) as cursor:
+                cursor.execute("BEGIN")
+                try:
+                    yield cursor
+                finally:
+                    if driver.in_transaction:
+                        driver.rollback()
+        finally:
+            raw.close()
 
     @contextmanager
     def fast_read(self) -> Iterator[Connection]:
@@ -303,6 +380,7 @@ class Engines:
 
     def dispose(self) -> None:
         """Close the pools of the engines this object created (an in-memory database is dropped)."""
+        self._release_kept()
         if self.owned[0]:
             self.sync.dispose()
         if self.raw[0] is not None:
@@ -317,6 +395,14 @@ class Engines:
         if self.raw[1] is not None:
             await self.raw[1].dispose()
         self.dispose()
+
+
+def _within_base_size(pool: Any) -> bool:
+    """Whether no more connections are checked out of ``pool`` than it keeps open anyway."""
+    try:
+        return bool(pool.checkedout() <= pool.size())
+    except AttributeError:  # a pool without a size (NullPool, StaticPool...): give them back
+        return False
 
 
 def _backend(url: URL) -> str:
@@ -390,6 +476,7 @@ def _sqlite_listeners(engine: Engine, busy_timeout_ms: int, wal: bool, path: Pat
             if wal:
                 cursor.execute("PRAGMA journal_mode = WAL")
                 cursor.execute("PRAGMA synchronous = NORMAL")
+                cursor.execute("PRAGMA wal_autocheckpoint = 10000")
         finally:
             cursor.close()
 

@@ -13,17 +13,35 @@ parameters and driver rows into records, to run on a DBAPI cursor (:meth:`Engine
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from types import SimpleNamespace
-from typing import Any
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any, ClassVar
 
 from sqlalchemy import Executable
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 
-__all__ = ["RawCompiler", "RawStatement"]
+__all__ = ["RawCompiler", "RawStatement", "Record"]
 
 Processor = Callable[[Any], Any]
+
+
+class Record(tuple[Any, ...]):
+    """A query's row: a tuple whose columns are also attributes, as SQLAlchemy's ``Row``."""
+
+    __slots__ = ()
+    _index: ClassVar[dict[str, int]] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[self._index[name]]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _record_type(columns: Sequence[str]) -> type[Record]:
+    index = {name: i for i, name in enumerate(columns)}
+    return type("Record", (Record,), {"__slots__": (), "_index": index})
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,28 +56,48 @@ class RawStatement:
     processors: tuple[Processor | None, ...]
     columns: tuple[str, ...] | None = None  # a query's column names; ``None`` for a write
     results: tuple[Processor | None, ...] = ()
+    direct: bool = False  # every bind is a parameter (none takes the statement's own value)
+    _record: type[Record] | None = field(default=None, compare=False)
+
+    # for the common case where every bind is a parameter: the values in bind order in one C call,
+    # and the positions that need a processor
+    _getter: Callable[[Mapping[str, Any]], Any] | None = field(default=None, compare=False)
+    _processed: tuple[tuple[int, Processor], ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        if self.direct and self.names:
+            getter = itemgetter(*self.names)
+            if len(self.names) == 1:
+                object.__setattr__(self, "_getter", lambda values: (getter(values),))
+            else:
+                object.__setattr__(self, "_getter", getter)
+        processed = tuple((i, p) for i, p in enumerate(self.processors) if p is not None)
+        object.__setattr__(self, "_processed", processed)
+        if self.columns is not None:
+            object.__setattr__(self, "_record", _record_type(self.columns))
 
     def args(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         """The driver parameters for one row of values (keyed by bind name)."""
-        bound = [
-            values.get(name, default) if process is None else process(values.get(name, default))
-            for name, default, process in zip(self.names, self.defaults, self.processors, strict=True)
-        ]
+        try:
+            bound = list(self._getter(values))  # type: ignore[misc]
+        except (TypeError, KeyError):  # no getter, or a row of executemany without some key
+            pairs = zip(self.names, self.defaults, strict=True)
+            bound = [values.get(name, default) for name, default in pairs]
+        for i, process in self._processed:
+            bound[i] = process(bound[i])
         return tuple(bound) if self.positional else dict(zip(self.keys, bound, strict=True))
 
     def many(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         """The driver parameters for several rows (for ``executemany``)."""
         return [self.args(row) for row in rows]
 
-    def record(self, row: Sequence[Any]) -> SimpleNamespace:
-        """A driver row of a query as a record with one attribute per column."""
-        if self.columns is None:  # pragma: no cover - only queries return rows
+    def record(self, row: Sequence[Any]) -> Record:
+        """A driver row of a query as a :class:`Record` (its columns' result processors applied)."""
+        if self._record is None:  # pragma: no cover - only queries return rows
             raise TypeError("a write statement returns no rows")
-        return SimpleNamespace(
-            **{
-                name: value if process is None else process(value)
-                for name, value, process in zip(self.columns, row, self.results, strict=True)
-            }
+        return self._record(
+            value if process is None else process(value)
+            for value, process in zip(row, self.results, strict=True)
         )
 
 
@@ -104,6 +142,7 @@ class RawCompiler:
             processors=tuple(self._processor(bind.type, False) for bind in binds),
             columns=None if selected is None else tuple(column.key for column in selected),
             results=() if selected is None else tuple(self._processor(c.type, True) for c in selected),
+            direct=set(names) <= set(keys),
         )
         self._cache[cache_key] = (statement, raw)
         return raw
