@@ -248,6 +248,13 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
 
     async def _aput(self, what: str, build: Callable[[], Plan[T]]) -> T:
         """Async twin of :meth:`_put`."""
+        if self.engines.dialect == "sqlite" and self.engines.raw_writes:
+            await self._aensure()
+            compiler = self._compiler(False)
+            try:
+                return await self.engines.agroup_write(lambda cursor: raw_drive(cursor, compiler, build()))
+            except self.engines.sync.dialect.loaded_dbapi.Error as exc:
+                raise self._failed(what, exc) from exc
         if self.engines.dialect == "sqlite":
             await self._aensure()
             return await asyncio.to_thread(self._put, what, build)

@@ -88,12 +88,13 @@ async def adrive(conn: AsyncConnection, plan: Plan[T]) -> T:
 
 def _raw_call(compiler: RawCompiler, step: Step) -> tuple[RawStatement, str, Any]:
     """(compiled statement, cursor method, driver parameters) for a step on a DBAPI cursor."""
-    if step.params is None or isinstance(step.params, Mapping):
-        values = step.params or {}
-        raw = compiler.compile(step.statement, list(values))
+    params = step.params
+    if params is None or isinstance(params, dict | Mapping):  # a dict first: the quick check
+        values = params or {}
+        raw = compiler.compile(step.statement, tuple(values))
         return raw, "execute", raw.args(values)
-    raw = compiler.compile(step.statement, list(step.params[0]))
-    return raw, "executemany", raw.many(step.params)
+    raw = compiler.compile(step.statement, tuple(params[0]))
+    return raw, "executemany", raw.many(params)
 
 
 def _raw_rows(cursor: Any, compiler: RawCompiler, step: Step) -> list[Any]:

@@ -16,11 +16,11 @@ import os
 import threading
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import sqlalchemy.exc
 from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
@@ -28,10 +28,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 
 from thinkgraph.exceptions import ConfigError, DatabaseUnavailableError, MissingDependencyError
+from thinkgraph.memory._group_writer import GroupWriter
 
 __all__ = ["Dialect", "Engines", "create_engines", "engines_for"]
 
 Dialect = Literal["sqlite", "postgresql", "mysql"]
+T = TypeVar("T")
 
 _WRITE_OPTION = "thinkgraph_write"
 
@@ -92,6 +94,7 @@ class Engines:
     _lock: threading.Lock = field(init=False, repr=False)
     _kept: list[Any] = field(init=False, repr=False)  # pooled DBAPI connections between raw writes
     _kept_pid: list[int] = field(init=False, repr=False)  # the process that keeps them
+    _group: GroupWriter = field(init=False, repr=False)
     _alocks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = field(
         init=False, repr=False
     )
@@ -102,6 +105,7 @@ class Engines:
         object.__setattr__(self, "_lock", threading.Lock())
         object.__setattr__(self, "_kept", [])
         object.__setattr__(self, "_kept_pid", [])
+        object.__setattr__(self, "_group", GroupWriter(self.raw_write))
         object.__setattr__(self, "_alocks", weakref.WeakKeyDictionary())
 
     @contextmanager
@@ -213,20 +217,23 @@ class Engines:
         pool without pre-ping (see :meth:`is_disconnect`). Driver errors are raised as the driver
         raised them.
         """
-        # the writer lock before the connection, as in write(): with a one-connection pool the
-        # other order deadlocks against a writer holding the lock and waiting for the connection
-        with self._serialized(), self._raw_connection() as raw:
-            driver: Any = raw.driver_connection
-            if self.dialect == "sqlite":
-                with contextlib.closing(driver.cursor()) as cursor:
+        if self.dialect == "sqlite":
+            # the writer lock before the connection, as in write(): with a one-connection pool the
+            # other order deadlocks against a writer holding the lock and waiting for the connection
+            with self._lock, self._raw_connection() as raw:
+                driver: Any = raw.driver_connection
+                cursor = driver.cursor()
+                try:
                     cursor.execute("BEGIN IMMEDIATE")
-                    try:
-                        yield cursor
-                        cursor.execute("COMMIT")
-                    finally:
-                        if driver.in_transaction:
-                            driver.rollback()
-                return
+                    yield cursor
+                    cursor.execute("COMMIT")
+                finally:
+                    if driver.in_transaction:
+                        driver.rollback()
+                    cursor.close()
+            return
+        with self._raw_connection() as raw:
+            driver = raw.driver_connection
             toggle = self.raw[0] is None  # our own raw pool is in autocommit mode already
             if toggle:
                 driver.autocommit = True
@@ -236,6 +243,12 @@ class Engines:
             finally:
                 if toggle and not driver.closed:
                     driver.autocommit = False
+
+    async def agroup_write(self, work: Callable[[Any], T]) -> T:
+        """SQLite: run ``work(cursor)`` in a :meth:`raw_write` transaction shared with the other
+        async writes waiting at that moment (group commit, see ``_group_writer``); return its
+        result once committed."""
+        return await self._group.run(work)
 
     @contextmanager
     def _raw_connection(self) -> Iterator[Any]:
@@ -380,6 +393,7 @@ class Engines:
 
     def dispose(self) -> None:
         """Close the pools of the engines this object created (an in-memory database is dropped)."""
+        self._group.close()
         self._release_kept()
         if self.owned[0]:
             self.sync.dispose()

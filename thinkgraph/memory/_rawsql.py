@@ -121,7 +121,7 @@ class RawCompiler:
 
     def compile(self, statement: Executable, keys: Sequence[str]) -> RawStatement:
         """The compiled form of ``statement`` for values with these keys."""
-        cache_key = (id(statement), tuple(keys))
+        cache_key = (id(statement), keys if isinstance(keys, tuple) else tuple(keys))
         hit = self._cache.get(cache_key)
         if hit is not None and hit[0] is statement:
             return hit[1]

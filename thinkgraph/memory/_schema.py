@@ -157,9 +157,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC)
 
 
+def _hash(checkpoint_ns: str) -> str:
+    return hashlib.sha256(checkpoint_ns.encode("utf-8")).hexdigest()[:NS_HASH_LENGTH]
+
+
+_ROOT_NS_HASH = _hash("")
+
+
 def ns_hash(checkpoint_ns: str) -> str:
     """The fixed-length key for a checkpoint namespace (the namespace itself may be long)."""
-    return hashlib.sha256(checkpoint_ns.encode("utf-8")).hexdigest()[:NS_HASH_LENGTH]
+    return _hash(checkpoint_ns) if checkpoint_ns else _ROOT_NS_HASH
 
 
 checkpoints = Table(
