@@ -63,7 +63,7 @@ async def test_waiting_writes_share_a_transaction_and_each_gets_its_result(engin
         with transaction() as cursor:
             yield cursor
 
-    writer = GroupWriter(counted)
+    writer = GroupWriter(threading.Lock(), counted)
     try:
         held, release = await hold(writer.run)
         pending = [asyncio.ensure_future(writer.run(insert(x))) for x in range(1, 41)]
@@ -102,7 +102,7 @@ async def test_a_transaction_that_cannot_start_fails_every_write_in_it(engines: 
         raise sqlite3.OperationalError("database is locked")
         yield  # pragma: no cover
 
-    writer = GroupWriter(broken)
+    writer = GroupWriter(threading.Lock(), broken)
     try:
         outcomes = await asyncio.gather(writer.run(insert(1)), writer.run(insert(2)), return_exceptions=True)
     finally:
@@ -128,7 +128,7 @@ async def test_a_cancelled_caller_does_not_stop_its_write_or_the_writer(engines:
 
 
 async def test_closing_finishes_queued_writes_and_a_later_write_starts_a_new_thread(engines: Engines) -> None:
-    writer = GroupWriter(engines.raw_write)
+    writer = GroupWriter(threading.Lock(), engines.raw_write)
     assert await writer.run(insert(1)) == 10
     writer.close()
     writer.close()  # idempotent

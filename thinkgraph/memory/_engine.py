@@ -105,7 +105,7 @@ class Engines:
         object.__setattr__(self, "_lock", threading.Lock())
         object.__setattr__(self, "_kept", [])
         object.__setattr__(self, "_kept_pid", [])
-        object.__setattr__(self, "_group", GroupWriter(self.raw_write))
+        object.__setattr__(self, "_group", GroupWriter(self._lock, self._sqlite_transaction))
         object.__setattr__(self, "_alocks", weakref.WeakKeyDictionary())
 
     @contextmanager
@@ -220,20 +220,11 @@ class Engines:
         if self.dialect == "sqlite":
             # the writer lock before the connection, as in write(): with a one-connection pool the
             # other order deadlocks against a writer holding the lock and waiting for the connection
-            with self._lock, self._raw_connection() as raw:
-                driver: Any = raw.driver_connection
-                cursor = driver.cursor()
-                try:
-                    cursor.execute("BEGIN IMMEDIATE")
-                    yield cursor
-                    cursor.execute("COMMIT")
-                finally:
-                    if driver.in_transaction:
-                        driver.rollback()
-                    cursor.close()
+            with self._lock, self._sqlite_transaction() as cursor:
+                yield cursor
             return
         with self._raw_connection() as raw:
-            driver = raw.driver_connection
+            driver: Any = raw.driver_connection
             toggle = self.raw[0] is None  # our own raw pool is in autocommit mode already
             if toggle:
                 driver.autocommit = True
@@ -244,10 +235,25 @@ class Engines:
                 if toggle and not driver.closed:
                     driver.autocommit = False
 
+    @contextmanager
+    def _sqlite_transaction(self) -> Iterator[Any]:
+        """A ``BEGIN IMMEDIATE`` transaction's cursor (call with the writer lock held)."""
+        with self._raw_connection() as raw:
+            driver: Any = raw.driver_connection
+            cursor = driver.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                yield cursor
+                cursor.execute("COMMIT")
+            finally:
+                if driver.in_transaction:
+                    driver.rollback()
+                cursor.close()
+
     async def agroup_write(self, work: Callable[[Any], T]) -> T:
         """SQLite: run ``work(cursor)`` in a :meth:`raw_write` transaction shared with the other
-        async writes waiting at that moment (group commit, see ``_group_writer``); return its
-        result once committed."""
+        async writes waiting at that moment (group commit on a writer thread, see
+        ``_group_writer``); return its result once committed."""
         return await self._group.run(work)
 
     @contextmanager

@@ -2,11 +2,14 @@
 
 sqlite3 has no non-blocking API, so an async write runs in a thread either way. Instead of one
 thread hop and one transaction per write, :class:`GroupWriter` queues the writes of every event
-loop to one thread per :class:`~thinkgraph.memory.Engines`, which runs all the writes waiting at
-that moment in one ``BEGIN IMMEDIATE`` transaction, each in a savepoint of its own (a write that
-fails is rolled back alone and its error goes to its caller). A caller resumes only once the
-transaction holding its write has committed, so a write is as durable as with one transaction
-each; LangGraph's ``aput_writes`` and ``aput`` of one step typically share a commit.
+loop for one thread per :class:`~thinkgraph.memory.Engines`, which takes the writer lock and runs
+all the writes waiting at that moment in one ``BEGIN IMMEDIATE`` transaction, each in a savepoint
+of its own (a write that fails is rolled back alone and its error goes to its caller).
+
+A caller resumes only once the transaction holding its write has committed, so a write is as
+durable as with one transaction each; LangGraph's ``aput_writes`` and ``aput`` of one step
+typically share a commit. (Sync writers gain nothing measurable from this: they keep one
+transaction each, under the same lock.)
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import contextlib
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
@@ -27,7 +31,22 @@ T = TypeVar("T")
 MAX_BATCH = 64  # writes per transaction at most
 
 Work = Callable[[Any], Any]  # runs statements on a DBAPI cursor, returns the caller's result
-_Item = tuple[Work, asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+
+
+class _Write:
+    """One queued write: what to run, and the future of the caller waiting for it."""
+
+    __slots__ = ("future", "loop", "work")
+
+    def __init__(self, work: Work, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
+        self.work = work
+        self.loop = loop
+        self.future = future
+
+    def finish(self, ok: bool, value: Any) -> None:
+        # a closed event loop raises RuntimeError: nobody waits for that write any more
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(_deliver, self.future, ok, value)
 
 
 def _deliver(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
@@ -40,44 +59,48 @@ def _deliver(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
 
 
 class GroupWriter:
-    """Runs async callers' writes on one thread, as many per transaction as are waiting.
+    """Runs async callers' writes on one thread under ``lock``, as many per transaction as wait.
 
     Args:
-        transaction: opens the write transaction and gives its DBAPI cursor (commits on a clean
-            exit, rolls back on an error): ``Engines.raw_write``.
+        lock: the writer lock of the database (every other writer of the process takes it too).
+        transaction: opens a write transaction and gives its DBAPI cursor (commits on a clean
+            exit, rolls back on an error); called with ``lock`` held.
     """
 
-    def __init__(self, transaction: Callable[[], AbstractContextManager[Any]]) -> None:
+    def __init__(self, lock: threading.Lock, transaction: Callable[[], AbstractContextManager[Any]]) -> None:
+        self._lock = lock
         self._transaction = transaction
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._pending: deque[_Write] = deque()
+        self._wake: queue.SimpleQueue[bool] = queue.SimpleQueue()  # False: stop
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._start = threading.Lock()
 
     async def run(self, work: Callable[[Any], T]) -> T:
-        """Run ``work(cursor)`` in the next transaction and return its result once committed."""
+        """Run ``work(cursor)`` in the next transaction on the writer thread; return its result
+        once committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._ensure_thread()
-        self._queue.put((work, loop, future))
+        self._pending.append(_Write(work, loop, future))
+        self._wake.put(True)
         return await future
 
     def close(self) -> None:
         """Let the thread finish the writes queued so far, then stop it."""
         thread = self._thread
         if thread is not None and self._pid == os.getpid() and thread.is_alive():
-            self._queue.put(None)
+            self._wake.put(False)
             thread.join()
         self._thread = None
 
     def _ensure_thread(self) -> None:
-        thread = self._thread
-        if thread is not None and self._pid == os.getpid() and thread.is_alive():
+        if self._alive():
             return
         with self._start:
-            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                if self._pid != os.getpid():  # a forked child: the parent's queue is not ours
-                    self._queue = queue.SimpleQueue()
+            if not self._alive():
+                if self._pid != os.getpid():  # a forked child: the parent's queues are not ours
+                    self._pending, self._wake = deque(), queue.SimpleQueue()
                 self._pid = os.getpid()
                 # a daemon: a process that never closes its engines must still be able to exit
                 self._thread = threading.Thread(
@@ -85,46 +108,41 @@ class GroupWriter:
                 )
                 self._thread.start()
 
-    def _batches(self) -> Iterator[list[_Item]]:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            batch = [item]
-            stop = False
-            while len(batch) < MAX_BATCH:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    stop = True
-                    break
-                batch.append(more)
-            yield batch
-            if stop:
-                return
+    def _alive(self) -> bool:
+        thread = self._thread
+        return thread is not None and self._pid == os.getpid() and thread.is_alive()
 
     def _serve(self) -> None:
-        for batch in self._batches():
-            outcomes = self._commit(batch)
-            for (_, loop, future), (ok, value) in zip(batch, outcomes, strict=True):
-                # a closed event loop raises RuntimeError: nobody waits for that write any more
-                with contextlib.suppress(RuntimeError):
-                    loop.call_soon_threadsafe(_deliver, future, ok, value)
+        while self._wake.get():
+            with self._lock:
+                self._drain()
+        with self._lock:  # stopping: what is still queued is written first
+            self._drain()
 
-    def _commit(self, batch: list[_Item]) -> list[tuple[bool, Any]]:
+    def _drain(self) -> None:
+        """Run the queued writes, a transaction per :data:`MAX_BATCH` (call with the lock held)."""
+        while self._pending:
+            batch: list[_Write] = []
+            while self._pending and len(batch) < MAX_BATCH:
+                batch.append(self._pending.popleft())
+            outcomes = self._commit(batch)
+            for write, (ok, value) in zip(batch, outcomes, strict=True):
+                write.finish(ok, value)
+
+    def _commit(self, batch: list[_Write]) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
         try:
             with self._transaction() as cursor:
-                for work, _, _ in batch:
+                if len(batch) == 1:  # alone in its transaction: an error rolls it back whole
+                    return [(True, batch[0].work(cursor))]
+                for write in batch:
                     cursor.execute("SAVEPOINT tg_write")
                     try:
-                        outcomes.append((True, work(cursor)))
-                    except BaseException as exc:
+                        outcomes.append((True, write.work(cursor)))
+                    except BaseException as exc:  # the caller gets it, whatever it is
                         cursor.execute("ROLLBACK TO tg_write")
                         outcomes.append((False, exc))
                     cursor.execute("RELEASE tg_write")
-        except BaseException as exc:
+        except BaseException as exc:  # BEGIN or COMMIT failed: nothing was written
             return [(False, exc)] * len(batch)
         return outcomes
