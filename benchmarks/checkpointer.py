@@ -7,6 +7,10 @@ What it measures, on the same workloads for every saver (sync and async APIs):
   step, next to a large document that never changes: milliseconds and bytes stored per step.
 * ``list``: ``list()`` over a thread of about 1000 checkpoints.
 
+On SQLite, two reference savers (``sqlite_floors.py``: in-memory reads, bare ``sqlite3`` writes,
+one durable transaction per call) run the linear graph with the others, sync API: the best this
+storage design can do here, and the best any saver that commits every call can do.
+
 Run (PostgreSQL optional; a database is created and dropped for each saver)::
 
     .venv/bin/python benchmarks/checkpointer.py --runs 30 \\
@@ -38,6 +42,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 
 from thinkgraph.memory import SQLCheckpointer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sqlite_floors import OneRowFloor, SameRowsFloor
 
 LINEAR_NODES = 10
 MESSAGE_STEPS = 20
@@ -99,10 +106,11 @@ class Target:
     name: str
     backend: str  # "sqlite" or "postgresql"
     sync: Callable[[], contextlib.AbstractContextManager[Any]]
-    async_: Callable[[], contextlib.AbstractAsyncContextManager[Any]]
+    async_: Callable[[], contextlib.AbstractAsyncContextManager[Any]] | None  # None: sync only
     payload_sql: str
     path: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    reference: bool = False  # a floor of sqlite_floors.py: linear graph, sync API only
 
 
 OURS_BYTES = (
@@ -248,7 +256,8 @@ def run_sync(pairs: list[tuple[Target, str]], runs: int) -> list[Result]:
         results = []
         for (target, url), saver, spent in zip(pairs, savers, times, strict=True):
             result = Result(target.name, "sync", linear_ms=statistics.median(spent) * 1000)
-            _rest_sync(target, url, saver, runs, result)
+            if not target.reference:
+                _rest_sync(target, url, saver, runs, result)
             results.append(result)
         return results
 
@@ -273,7 +282,7 @@ async def _rest_async(target: Target, url: str, saver: Any, runs: int, result: R
 async def run_async(pairs: list[tuple[Target, str]], runs: int) -> list[Result]:
     """Async twin of :func:`run_sync`."""
     async with contextlib.AsyncExitStack() as stack:
-        savers = [await stack.enter_async_context(target.async_()) for target, _ in pairs]
+        savers = [await stack.enter_async_context(target.async_()) for target, _ in pairs if target.async_]
         graphs = [linear_graph(saver) for saver in savers]
         for graph in graphs:
             for _ in range(3):
@@ -318,11 +327,39 @@ def sqlite_targets(directory: Path) -> list[tuple[Target, str]]:
             ),
             official_path,
         ),
+        *(
+            (
+                Target(
+                    name,
+                    "sqlite",
+                    lambda kind=kind, path=path: floor_saver(kind, path),
+                    None,
+                    "",
+                    path,
+                    reference=True,
+                ),
+                path,
+            )
+            for name, kind, path in (
+                ("reference: same rows, bare sqlite3", SameRowsFloor, str(directory / "same_rows.db")),
+                ("reference: one row per call, bare sqlite3", OneRowFloor, str(directory / "one_row.db")),
+            )
+        ),
     ]
 
 
 def measure(pairs: list[tuple[Target, str]], runs: int) -> list[Result]:
-    return run_sync(pairs, runs) + asyncio.run(run_async(pairs, runs))
+    savers = [pair for pair in pairs if not pair[0].reference]
+    return run_sync(pairs, runs) + asyncio.run(run_async(savers, runs))
+
+
+@contextlib.contextmanager
+def floor_saver(kind: type[Any], path: str) -> Iterator[Any]:
+    saver = kind(path)
+    try:
+        yield saver
+    finally:
+        saver.close()
 
 
 def table(title: str, results: list[Result]) -> str:
@@ -334,14 +371,24 @@ def table(title: str, results: list[Result]) -> str:
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        lines.append(
-            f"| {r.saver} | {r.api} | {r.linear_ms:.1f} | {r.linear_ms / (LINEAR_NODES + 1):.2f} |"
+        rest = (
             f" {r.chat_step_ms:.2f} | {r.chat_bytes_per_step:,.0f} | {r.list_ms:.0f} ({r.list_count}) |"
+            if r.list_count
+            else " - | - | - |"
+        )
+        lines.append(
+            f"| {r.saver} | {r.api} | {r.linear_ms:.1f} | {r.linear_ms / (LINEAR_NODES + 1):.2f} |" + rest
         )
     ours = {r.api: r for r in results if r.saver == "SQLCheckpointer"}
+    official = next(r for r in results if r.api == "sync" and r.saver != "SQLCheckpointer")
     lines.append("")
     for r in results:
-        if r.saver != "SQLCheckpointer":
+        if r.saver.startswith("reference"):
+            lines.append(
+                f"- {r.saver}: throughput {official.linear_ms / r.linear_ms:.2f}x"
+                f" {official.saver.split(' / ')[0]} (linear graph, sync)"
+            )
+        elif r.saver != "SQLCheckpointer":
             mine = ours[r.api]
             name = r.saver.split(" / ")[0 if r.api == "sync" else -1]
             lines.append(
