@@ -311,7 +311,8 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
                 after=pages.cursor,
                 limit=page_limit,
             )
-            yield from pages.take(self._read("list", page))
+            # without a metadata filter every statement of a page is prebuilt
+            yield from pages.take(self._read("list", page, prebuilt=not filter))
 
     def put(
         self,
@@ -392,7 +393,7 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
                 after=pages.cursor,
                 limit=page_limit,
             )
-            for item in pages.take(await self._aread("list", page)):
+            for item in pages.take(await self._aread("list", page, prebuilt=not filter)):
                 yield item
 
     async def aput(

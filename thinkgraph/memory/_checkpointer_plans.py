@@ -27,7 +27,6 @@ from sqlalchemy import (
     LargeBinary,
     Row,
     String,
-    and_,
     bindparam,
     delete,
     func,
@@ -36,17 +35,18 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql
 
 from thinkgraph.memory._checkpointer_sql import (
     CHECKPOINT_COLUMNS,
+    PageShape,
     Plan,
     Step,
     blob_rows_query,
     checkpoints_query,
     chunks,
     insert_ignore,
+    keyed_queries,
     matches,
     metadata_filter,
     upsert,
@@ -61,7 +61,7 @@ _MISSING = object()
 
 
 def _tuples(rows: Sequence[Row[Any]]) -> Iterator[tuple[Any, ...]]:
-    return (tuple(row) for row in rows)
+    return (row if isinstance(row, tuple) else tuple(row) for row in rows)
 
 
 Key = tuple[str, str, str]  # (thread_id, ns_hash, checkpoint_id)
@@ -127,45 +127,6 @@ def _blob_versions(body: Mapping[str, Any]) -> dict[str, str]:
     return {channel: str(v) for channel, v in body["channel_versions"].items() if channel not in inline}
 
 
-def _one_checkpoint_queries(dialect: Dialect) -> tuple[Executable, Executable] | None:
-    """SQLite and PostgreSQL: the blobs and the writes of one checkpoint, with bound values only
-    (so ``get_tuple`` runs prebuilt statements, see ``_rawsql``).
-
-    The blobs are matched by (channel, version), bound as one JSON object and expanded by
-    ``json_each`` / ``jsonb_each_text``.
-    """
-    if dialect == "sqlite":
-        expand = func.json_each(bindparam("h_versions"))
-    elif dialect == "postgresql":
-        expand = func.jsonb_each_text(sql_cast(bindparam("h_versions", type_=String()), postgresql.JSONB))
-    else:
-        return None
-    b, w = checkpoint_blobs.c, checkpoint_writes.c
-    # untyped: each takes the type of the column it is compared with
-    thread_id: Any = bindparam("h_thread_id")
-    key: Any = bindparam("h_ns_hash")
-    versions = expand.table_valued("key", "value")
-    blobs = (
-        select(b.thread_id, b.ns_hash, b.channel, b.version, b.type, b.blob)
-        .select_from(versions)
-        .join(
-            checkpoint_blobs,
-            and_(
-                b.thread_id == thread_id,
-                b.ns_hash == key,
-                b.channel == versions.c.key,
-                b.version == versions.c.value,
-            ),
-        )
-    )
-    writes = (
-        select(w.thread_id, w.ns_hash, w.checkpoint_id, w.task_id, w.channel, w.type, w.blob)
-        .where(w.thread_id == thread_id, w.ns_hash == key, w.checkpoint_id == bindparam("h_checkpoint_id"))
-        .order_by(w.task_path, w.task_id, w.idx)
-    )
-    return blobs, writes
-
-
 class CheckpointPlans:
     """Builds the plans of one checkpointer (its serializer and dialect)."""
 
@@ -180,7 +141,8 @@ class CheckpointPlans:
         self._put_with_blobs = _put_with_blobs(self._upsert_checkpoint) if dialect == "postgresql" else None
         self._get_latest = _get_query(by_id=False)
         self._get_by_id = _get_query(by_id=True)
-        self._one_checkpoint = _one_checkpoint_queries(dialect)
+        self._keyed = keyed_queries(dialect)
+        self._pages: dict[PageShape, Executable] = {}  # the statements of pages without a filter
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -311,18 +273,42 @@ class CheckpointPlans:
         """
         conf = config["configurable"] if config else {}
         predicates, residual = metadata_filter(self.dialect, filter or {})
-        thread_id = conf.get("thread_id")
-        ns = conf.get("checkpoint_ns")
-        query = checkpoints_query(
-            thread_id=None if thread_id is None else str(thread_id),
-            ns=None if ns is None else str(ns),
-            checkpoint_id=conf.get("checkpoint_id"),
-            before=before["configurable"].get("checkpoint_id") if before else None,
-            after_key=after,
-            predicates=predicates,
-            limit=limit + 1,  # one more row says whether there is another page
+        thread_id, ns, checkpoint_id = (
+            conf.get("thread_id"),
+            conf.get("checkpoint_ns"),
+            conf.get("checkpoint_id"),
         )
-        rows = yield Step(query, fetch=True)
+        before_id = before["configurable"].get("checkpoint_id") if before else None
+        shape = PageShape(
+            thread=thread_id is not None,
+            ns=ns is not None,
+            checkpoint_id=checkpoint_id is not None,
+            before=before_id is not None,
+            after=after is not None,
+        )
+        if predicates:
+            query = checkpoints_query(shape, predicates)
+        else:
+            if shape not in self._pages:
+                self._pages[shape] = checkpoints_query(shape)
+            query = self._pages[shape]
+        params: dict[str, Any] = {"l_limit": limit + 1}  # one more row says whether there is another page
+        if thread_id is not None:
+            params["l_thread_id"] = str(thread_id)
+        if ns is not None:
+            params["l_ns_hash"] = ns_hash(str(ns))
+        if checkpoint_id is not None:
+            params["l_checkpoint_id"] = str(checkpoint_id)
+        if before_id is not None:
+            params["l_before"] = str(before_id)
+        if after is not None:
+            last = dict(zip(("checkpoint_id", "thread_id", "ns_hash"), after, strict=True))
+            params["l_after_checkpoint_id"] = last["checkpoint_id"]
+            if not shape.thread:
+                params["l_after_thread_id"] = last["thread_id"]
+            if not shape.ns:
+                params["l_after_ns_hash"] = last["ns_hash"]
+        rows = yield Step(query, params, fetch=True)
         cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
@@ -394,13 +380,18 @@ class CheckpointPlans:
         self, decoded: Sequence[tuple[Any, ...]], groups: Sequence[tuple[str, str]], versions: Sequence[str]
     ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
         """The blob rows and the write rows of the decoded checkpoints (in application order)."""
-        if len(decoded) == 1 and self._one_checkpoint is not None:
-            thread_id, key, _, checkpoint_id, _, _, body = decoded[0]
-            blobs_query, writes_query_ = self._one_checkpoint
-            params = {"h_thread_id": thread_id, "h_ns_hash": key}
-            versions_json = json.dumps(_blob_versions(body))
-            blob_rows = yield Step(blobs_query, {**params, "h_versions": versions_json}, fetch=True)
-            write_rows = yield Step(writes_query_, {**params, "h_checkpoint_id": checkpoint_id}, fetch=True)
+        if self._keyed is not None:
+            blobs_query, writes_query_ = self._keyed
+            blob_keys = sorted(
+                {
+                    (item[0], item[1], channel, version)
+                    for item in decoded
+                    for channel, version in _blob_versions(item[6]).items()
+                }
+            )
+            checkpoint_keys = sorted({(item[0], item[1], item[3]) for item in decoded})
+            blob_rows = yield Step(blobs_query, {"k_blobs": json.dumps(blob_keys)}, fetch=True)
+            write_rows = yield Step(writes_query_, {"k_checkpoints": json.dumps(checkpoint_keys)}, fetch=True)
             return list(_tuples(blob_rows)), list(_tuples(write_rows))
         blob_rows, write_rows = [], []
         for version_chunk in chunks(versions, 1, reserved=2 * len(groups)):

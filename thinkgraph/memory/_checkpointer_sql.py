@@ -17,11 +17,14 @@ from sqlalchemy import (
     Connection,
     Executable,
     Row,
+    String,
     and_,
+    bindparam,
     cast,
     delete,
     func,
     literal,
+    literal_column,
     or_,
     select,
     tuple_,
@@ -34,12 +37,14 @@ from thinkgraph.memory._rawsql import RawCompiler, RawStatement
 from thinkgraph.memory._schema import checkpoint_blobs, checkpoint_writes, checkpoints
 
 __all__ = [
+    "PageShape",
     "Step",
     "adrive",
     "araw_drive",
     "blob_rows_query",
     "drive",
     "insert_ignore",
+    "keyed_queries",
     "metadata_filter",
     "raw_drive",
     "upsert",
@@ -243,47 +248,48 @@ CHECKPOINT_COLUMNS = (
 )
 
 
-def checkpoints_query(
-    *,
-    thread_id: str | None,
-    ns: str | None,
-    checkpoint_id: str | None,
-    before: str | None,
-    after_key: tuple[str, str, str] | None,
-    predicates: Sequence[ColumnElement[bool]],
-    limit: int | None,
-) -> Executable:
-    """Checkpoints newest first (by id, then thread and namespace for a stable order)."""
-    from thinkgraph.memory._schema import ns_hash
+@dataclass(frozen=True, slots=True)
+class PageShape:
+    """Which conditions a page of ``list`` has: one prebuilt statement per shape."""
 
+    thread: bool
+    ns: bool
+    checkpoint_id: bool
+    before: bool
+    after: bool
+
+
+def checkpoints_query(shape: PageShape, predicates: Sequence[ColumnElement[bool]] = ()) -> Executable:
+    """Checkpoints newest first (by id, then thread and namespace for a stable order).
+
+    The values are bound by name: ``l_thread_id``, ``l_ns_hash``, ``l_checkpoint_id``,
+    ``l_before``, ``l_after_<column>`` (the last row of the previous page) and ``l_limit``.
+    """
     c = checkpoints.c
     where: list[ColumnElement[bool]] = list(predicates)
-    if thread_id is not None:
-        where.append(c.thread_id == thread_id)
-    if ns is not None:
-        where.append(c.ns_hash == ns_hash(ns))
-    if checkpoint_id is not None:
-        where.append(c.checkpoint_id == checkpoint_id)
-    if before is not None:
-        where.append(c.checkpoint_id < before)
+    if shape.thread:
+        where.append(c.thread_id == bindparam("l_thread_id"))
+    if shape.ns:
+        where.append(c.ns_hash == bindparam("l_ns_hash"))
+    if shape.checkpoint_id:
+        where.append(c.checkpoint_id == bindparam("l_checkpoint_id"))
+    if shape.before:
+        where.append(c.checkpoint_id < bindparam("l_before"))
     # newest first; thread and namespace break ties only when they are not fixed by the filter,
     # so that a single thread's listing walks its primary key without sorting
     order = [c.checkpoint_id]
-    if thread_id is None:
+    if not shape.thread:
         order.append(c.thread_id)
-    if ns is None:
+    if not shape.ns:
         order.append(c.ns_hash)
-    if after_key is not None:
-        last = dict(zip(("checkpoint_id", "thread_id", "ns_hash"), after_key, strict=True))
-        where.append(tuple_(*order) < tuple_(*(literal(last[col.name]) for col in order)))
-    query = (
+    if shape.after:
+        where.append(tuple_(*order) < tuple_(*(bindparam(f"l_after_{col.name}") for col in order)))
+    return (
         select(*CHECKPOINT_COLUMNS)
         .where(and_(*where) if where else true_())
         .order_by(*(col.desc() for col in order))
+        .limit(bindparam("l_limit"))
     )
-    if limit is not None:
-        query = query.limit(limit)
-    return query
 
 
 def true_() -> ColumnElement[bool]:
@@ -311,6 +317,55 @@ def writes_query(groups: Sequence[tuple[str, str]], checkpoint_ids: Sequence[str
         .where(tuple_(w.thread_id, w.ns_hash).in_(groups), w.checkpoint_id.in_(checkpoint_ids))
         .order_by(w.thread_id, w.ns_hash, w.checkpoint_id, w.task_path, w.task_id, w.idx)
     )
+
+
+def keyed_queries(dialect: Dialect) -> tuple[Executable, Executable] | None:
+    """SQLite and PostgreSQL: blobs by exact key, and the writes of checkpoints by key, each
+    key list bound as one JSON array (``k_blobs``: [thread, ns hash, channel, version] items;
+    ``k_checkpoints``: [thread, ns hash, checkpoint id] items), so the statements never change
+    shape and every lookup uses the primary key."""
+    if dialect == "sqlite":
+
+        def elements(name: str) -> Any:
+            return func.json_each(bindparam(name)).table_valued("value")
+
+        def item(element: Any, i: int) -> ColumnElement[Any]:
+            return func.json_extract(element.c.value, literal_column(f"'$[{i}]'"))
+
+    elif dialect == "postgresql":
+
+        def elements(name: str) -> Any:
+            keys = cast(bindparam(name, type_=String()), postgresql.JSONB)
+            return func.jsonb_array_elements(keys).table_valued("value")
+
+        def item(element: Any, i: int) -> ColumnElement[Any]:
+            value: ColumnElement[Any] = element.c.value.op("->>")(literal_column(str(i)))
+            return value
+
+    else:
+        return None
+    b, w = checkpoint_blobs.c, checkpoint_writes.c
+    blob_key = (b.thread_id, b.ns_hash, b.channel, b.version)
+    checkpoint_key = (w.thread_id, w.ns_hash, w.checkpoint_id)
+    blob_keys, checkpoint_keys = elements("k_blobs"), elements("k_checkpoints")
+    blobs = (
+        select(b.thread_id, b.ns_hash, b.channel, b.version, b.type, b.blob)
+        .select_from(blob_keys)
+        .join(
+            checkpoint_blobs,
+            and_(*(col == item(blob_keys, i) for i, col in enumerate(blob_key))),
+        )
+    )
+    writes = (
+        select(w.thread_id, w.ns_hash, w.checkpoint_id, w.task_id, w.channel, w.type, w.blob)
+        .select_from(checkpoint_keys)
+        .join(
+            checkpoint_writes,
+            and_(*(col == item(checkpoint_keys, i) for i, col in enumerate(checkpoint_key))),
+        )
+        .order_by(w.thread_id, w.ns_hash, w.checkpoint_id, w.task_path, w.task_id, w.idx)
+    )
+    return blobs, writes
 
 
 def chunks(items: Sequence[T], params_per_item: int, reserved: int = 0) -> Iterable[Sequence[T]]:

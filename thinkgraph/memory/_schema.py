@@ -103,6 +103,11 @@ class ExactId(TypeDecorator[str]):
             return bytes(value).decode("utf-8")
         return value  # type: ignore[no-any-return]
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        # only MySQL/MariaDB return bytes (VARBINARY); elsewhere the driver's str is the id, and
+        # skipping the call per value matters when ``list`` reads thousands of rows
+        return super().result_processor(dialect, coltype) if dialect.name in _MYSQL else None
+
 
 def id_type(length: int = 255) -> TypeEngine[str]:
     """A text id of up to ``length`` characters, compared byte for byte on every dialect."""
