@@ -212,7 +212,7 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
         self._ensure()
 
         def attempt() -> T:
-            with self.engines.raw_write() as cursor:
+            with self.engines.raw_write(pipeline=True) as cursor:
                 return raw_drive(cursor, self._compiler(False), build())
 
         return self._retried(what, self.engines.sync.dialect.loaded_dbapi.Error, attempt)
@@ -263,7 +263,7 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
         await self._aensure()
 
         async def attempt() -> T:
-            async with self.engines.araw_write() as cursor:
+            async with self.engines.araw_write(pipeline=True) as cursor:
                 return await araw_drive(cursor, self._compiler(True), build())
 
         return await self._aretried(what, self.engines.async_.dialect.loaded_dbapi.Error, attempt)

@@ -24,7 +24,6 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from sqlalchemy import (
     Executable,
-    LargeBinary,
     Row,
     String,
     bindparam,
@@ -35,7 +34,6 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects import postgresql
 
 from thinkgraph.memory._checkpointer_sql import (
     CHECKPOINT_COLUMNS,
@@ -66,33 +64,6 @@ def _tuples(rows: Sequence[Row[Any]]) -> Iterator[tuple[Any, ...]]:
 
 Key = tuple[str, str, str]  # (thread_id, ns_hash, checkpoint_id)
 ListCursor = tuple[str, str, str]  # (checkpoint_id, thread_id, ns_hash) of the last row of a page
-
-
-_BLOB_COLUMNS = ("thread_id", "ns_hash", "channel", "version", "type", "blob")
-_BLOB_PREFIX = "blobs_"
-
-
-def _put_with_blobs(upsert_checkpoint: Executable) -> Executable:
-    """PostgreSQL: the checkpoint upsert with its blobs inserted by a data-modifying CTE.
-
-    The blobs are bound as one array per column and ``unnest``-ed, so the statement's shape
-    does not depend on how many blobs there are.
-    """
-    arrays = [
-        bindparam(
-            _BLOB_PREFIX + name,
-            type_=postgresql.ARRAY(LargeBinary() if name == "blob" else String()),
-        )
-        for name in _BLOB_COLUMNS
-    ]
-    rows = func.unnest(*arrays).table_valued(*_BLOB_COLUMNS).render_derived()
-    new_blobs = (
-        postgresql.insert(checkpoint_blobs)
-        .from_select(list(_BLOB_COLUMNS), select(*(rows.c[name] for name in _BLOB_COLUMNS)))
-        .on_conflict_do_nothing()
-        .cte("new_blobs")
-    )
-    return upsert_checkpoint.add_cte(new_blobs)  # type: ignore[attr-defined,no-any-return]
 
 
 def _get_query(*, by_id: bool) -> Executable:
@@ -138,7 +109,6 @@ class CheckpointPlans:
         self._upsert_checkpoint = upsert(dialect, checkpoints, ["type", "checkpoint", "metadata", "run_id"])
         self._upsert_writes = upsert(dialect, checkpoint_writes, ["channel", "type", "blob", "task_path"])
         self._insert_writes = insert_ignore(dialect, checkpoint_writes)
-        self._put_with_blobs = _put_with_blobs(self._upsert_checkpoint) if dialect == "postgresql" else None
         self._get_latest = _get_query(by_id=False)
         self._get_by_id = _get_query(by_id=True)
         self._keyed = keyed_queries(dialect)
@@ -194,17 +164,11 @@ class CheckpointPlans:
             "run_id": None if run_id is None else str(run_id),
             "created_at": datetime.now(UTC),
         }
-        if blobs and self._put_with_blobs is not None:
-            # one statement, one round trip: the blobs go in a data-modifying CTE, as arrays
-            # (one per column), so the statement has one shape and its compiled form is reused
-            params: dict[str, Any] = dict(row)
-            for name in _BLOB_COLUMNS:
-                params[_BLOB_PREFIX + name] = [blob[name] for blob in blobs]
-            yield Step(self._put_with_blobs, params)
-        else:
-            if blobs:
-                yield Step(self._insert_blobs, blobs)
-            yield Step(self._upsert_checkpoint, row)
+        # the blobs first: a checkpoint row is never seen without them (PostgreSQL sends both
+        # statements in one pipeline, see SQLCheckpointer._put)
+        if blobs:
+            yield Step(self._insert_blobs, blobs)
+        yield Step(self._upsert_checkpoint, row)
         return {
             "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint["id"]}
         }

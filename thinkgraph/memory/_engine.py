@@ -209,13 +209,14 @@ class Engines:
             exc.thinkgraph_disconnect = True  # type: ignore[attr-defined]
 
     @contextmanager
-    def raw_write(self) -> Iterator[Any]:
+    def raw_write(self, *, pipeline: bool = False) -> Iterator[Any]:
         """A DBAPI cursor for a one-shot write (statements from ``_rawsql``), committed on exit.
 
         SQLite: one ``BEGIN IMMEDIATE`` transaction, serialized in this process. PostgreSQL
         (psycopg 3): autocommit, so use it for plans whose statements may commit one by one, on a
-        pool without pre-ping (see :meth:`is_disconnect`). Driver errors are raised as the driver
-        raised them.
+        pool without pre-ping (see :meth:`is_disconnect`); with ``pipeline`` the statements go
+        in one psycopg pipeline (one round trip; don't read rows then). Driver errors are raised
+        as the driver raised them.
         """
         if self.dialect == "sqlite":
             # the writer lock before the connection, as in write(): with a one-connection pool the
@@ -229,7 +230,7 @@ class Engines:
             if toggle:
                 driver.autocommit = True
             try:
-                with driver.cursor() as cursor:
+                with driver.pipeline() if pipeline else contextlib.nullcontext(), driver.cursor() as cursor:
                     yield cursor
             finally:
                 if toggle and not driver.closed:
@@ -306,7 +307,7 @@ class Engines:
                 raw.close()
 
     @asynccontextmanager
-    async def araw_write(self) -> AsyncIterator[Any]:
+    async def araw_write(self, *, pipeline: bool = False) -> AsyncIterator[Any]:
         """Async twin of :meth:`raw_write` for PostgreSQL with psycopg 3 (an async cursor)."""
         engine = self.raw[1] or self.async_
         async with self._aconnect(engine) as conn:
@@ -317,7 +318,8 @@ class Engines:
                 if toggle:
                     await driver.set_autocommit(True)
                 try:
-                    async with driver.cursor() as cursor:
+                    batched = driver.pipeline() if pipeline else contextlib.nullcontext()
+                    async with batched, driver.cursor() as cursor:
                         yield cursor
                 finally:
                     if toggle and not driver.closed:
