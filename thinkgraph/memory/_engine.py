@@ -94,6 +94,7 @@ class Engines:
     _lock: threading.Lock = field(init=False, repr=False)
     _kept: list[Any] = field(init=False, repr=False)  # pooled DBAPI connections between raw writes
     _kept_pid: list[int] = field(init=False, repr=False)  # the process that keeps them
+    _akept: list[tuple[asyncio.AbstractEventLoop, AsyncConnection]] = field(init=False, repr=False)
     _group: GroupWriter = field(init=False, repr=False)
     _alocks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = field(
         init=False, repr=False
@@ -105,6 +106,7 @@ class Engines:
         object.__setattr__(self, "_lock", threading.Lock())
         object.__setattr__(self, "_kept", [])
         object.__setattr__(self, "_kept_pid", [])
+        object.__setattr__(self, "_akept", [])
         object.__setattr__(self, "_group", GroupWriter(self._lock, self._sqlite_transaction))
         object.__setattr__(self, "_alocks", weakref.WeakKeyDictionary())
 
@@ -309,24 +311,58 @@ class Engines:
     @asynccontextmanager
     async def araw_write(self, *, pipeline: bool = False) -> AsyncIterator[Any]:
         """Async twin of :meth:`raw_write` for PostgreSQL with psycopg 3 (an async cursor)."""
-        engine = self.raw[1] or self.async_
-        async with self._aconnect(engine) as conn:
-            raw = await conn.get_raw_connection()
+        async with self._araw_connection() as raw:
             driver: Any = raw.driver_connection
             toggle = self.raw[1] is None
+            if toggle:
+                await driver.set_autocommit(True)
             try:
-                if toggle:
-                    await driver.set_autocommit(True)
-                try:
-                    batched = driver.pipeline() if pipeline else contextlib.nullcontext()
-                    async with batched, driver.cursor() as cursor:
-                        yield cursor
-                finally:
-                    if toggle and not driver.closed:
-                        await driver.set_autocommit(False)
-            except BaseException as exc:
-                self._raw_failed(None if self.raw[1] is None else self.raw[1].sync_engine, exc, raw)
-                raise
+                batched = driver.pipeline() if pipeline else contextlib.nullcontext()
+                async with batched, driver.cursor() as cursor:
+                    yield cursor
+            finally:
+                if toggle and not driver.closed:
+                    await driver.set_autocommit(False)
+
+    @asynccontextmanager
+    async def _araw_connection(self) -> AsyncIterator[Any]:
+        """Async twin of :meth:`_raw_connection`: our own raw pool's connections stay checked out
+        between uses, kept for the event loop that opened them."""
+        engine = self.raw[1] or self.async_
+        keep = self.raw[1] is not None
+        loop = asyncio.get_running_loop()
+        conn = None
+        while keep and self._akept and conn is None:
+            kept_loop, kept = self._akept.pop()
+            if kept_loop is loop:
+                conn = kept
+            # a connection of another (finished) event loop cannot be used or closed from here
+        if conn is None:
+            try:
+                conn = await engine.connect()
+            except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, OSError) as exc:
+                raise self._unavailable(exc) from exc
+        raw = await conn.get_raw_connection()
+        try:
+            yield raw
+        except BaseException as exc:
+            self._raw_failed(None if self.raw[1] is None else self.raw[1].sync_engine, exc, raw)
+            if getattr(exc, "thinkgraph_disconnect", False):
+                await self._arelease_kept()
+            raise
+        finally:
+            if keep and raw.dbapi_connection is not None and _within_base_size(engine.sync_engine.pool):
+                self._akept.append((loop, conn))
+            else:
+                await conn.close()
+
+    async def _arelease_kept(self) -> None:
+        """Return the async connections kept for the running event loop to their pool."""
+        loop = asyncio.get_running_loop()
+        while self._akept:
+            kept_loop, conn = self._akept.pop()
+            if kept_loop is loop:
+                await conn.close()
 
     @contextmanager
     def raw_read(self) -> Iterator[Any]:
@@ -412,6 +448,7 @@ class Engines:
 
     async def adispose(self) -> None:
         """Async twin of :meth:`dispose`; also closes the async engine's pool."""
+        await self._arelease_kept()
         if self.owned[1]:
             await self.async_.dispose()
         if self.raw[1] is not None:
