@@ -4,7 +4,8 @@ What it measures, on the same workloads for every saver (sync and async APIs):
 
 * ``linear``: a 10-node linear graph, one new thread per run: milliseconds per run and per step.
 * ``messages``: a graph whose state holds a 100-message conversation growing by one message per
-  step, next to a large document that never changes: milliseconds and bytes stored per step.
+  step, next to a large document that never changes: milliseconds (median run / 20 steps) and
+  bytes stored per step.
 * ``list``: ``list()`` over a thread of about 1000 checkpoints (median of 5).
 
 On SQLite, two reference savers (``sqlite_floors.py``: in-memory reads, bare ``sqlite3`` writes,
@@ -223,16 +224,12 @@ class Result:
     list_count: int = 0
 
 
-def _rest_sync(target: Target, url: str, saver: Any, runs: int, result: Result) -> None:
-    graph, chat = linear_graph(saver), chat_graph(saver)
-    chat_runs = max(2, runs // 10)
-    before = payload_bytes(target, url)
-    start = time.perf_counter()
-    for _ in range(chat_runs):
-        chat.invoke(chat_input(), cfg(str(uuid.uuid4())))
-    result.chat_step_ms = (time.perf_counter() - start) / (chat_runs * MESSAGE_STEPS) * 1000
-    result.chat_bytes_per_step = (payload_bytes(target, url) - before) / (chat_runs * MESSAGE_STEPS)
-    thread = f"long-{uuid.uuid4()}"
+def chat_runs_of(runs: int) -> int:
+    return max(4, runs // 4)
+
+
+def _list_sync(saver: Any, result: Result) -> None:
+    graph, thread = linear_graph(saver), f"long-{uuid.uuid4()}"
     for _ in range(LIST_RUNS):
         graph.invoke({"items": [], "total": 0}, cfg(thread))
     spent = []
@@ -244,7 +241,8 @@ def _rest_sync(target: Target, url: str, saver: Any, runs: int, result: Result) 
 
 
 def run_sync(pairs: list[tuple[Target, str]], runs: int) -> list[Result]:
-    """Time the savers' linear runs interleaved (so load on the machine hits all alike)."""
+    """Time the savers' runs interleaved (so load on the machine hits all alike): the linear graph
+    (every saver), then the chat graph and ``list()`` (not the reference savers)."""
     with contextlib.ExitStack() as stack:
         savers = [stack.enter_context(target.sync()) for target, _ in pairs]
         graphs = [linear_graph(saver) for saver in savers]
@@ -257,25 +255,30 @@ def run_sync(pairs: list[tuple[Target, str]], runs: int) -> list[Result]:
                 start = time.perf_counter()
                 graph.invoke({"items": [], "total": 0}, cfg(str(uuid.uuid4())))
                 times[i].append(time.perf_counter() - start)
-        results = []
-        for (target, url), saver, spent in zip(pairs, savers, times, strict=True):
-            result = Result(target.name, "sync", linear_ms=statistics.median(spent) * 1000)
-            if not target.reference:
-                _rest_sync(target, url, saver, runs, result)
-            results.append(result)
+        results = [
+            Result(target.name, "sync", linear_ms=statistics.median(spent) * 1000)
+            for (target, _), spent in zip(pairs, times, strict=True)
+        ]
+        full = [i for i, (target, _) in enumerate(pairs) if not target.reference]
+        chats = {i: chat_graph(savers[i]) for i in full}
+        before = {i: payload_bytes(*pairs[i]) for i in full}
+        chat_times: dict[int, list[float]] = {i: [] for i in full}
+        for _ in range(chat_runs_of(runs)):
+            for i in full:
+                start = time.perf_counter()
+                chats[i].invoke(chat_input(), cfg(str(uuid.uuid4())))
+                chat_times[i].append(time.perf_counter() - start)
+        for i in full:
+            result, (target, url) = results[i], pairs[i]
+            result.chat_step_ms = statistics.median(chat_times[i]) / MESSAGE_STEPS * 1000
+            stored = payload_bytes(target, url) - before[i]
+            result.chat_bytes_per_step = stored / (chat_runs_of(runs) * MESSAGE_STEPS)
+            _list_sync(savers[i], result)
         return results
 
 
-async def _rest_async(target: Target, url: str, saver: Any, runs: int, result: Result) -> None:
-    graph, chat = linear_graph(saver), chat_graph(saver)
-    chat_runs = max(2, runs // 10)
-    before = payload_bytes(target, url)
-    start = time.perf_counter()
-    for _ in range(chat_runs):
-        await chat.ainvoke(chat_input(), cfg(str(uuid.uuid4())))
-    result.chat_step_ms = (time.perf_counter() - start) / (chat_runs * MESSAGE_STEPS) * 1000
-    result.chat_bytes_per_step = (payload_bytes(target, url) - before) / (chat_runs * MESSAGE_STEPS)
-    thread = f"long-{uuid.uuid4()}"
+async def _list_async(saver: Any, result: Result) -> None:
+    graph, thread = linear_graph(saver), f"long-{uuid.uuid4()}"
     for _ in range(LIST_RUNS):
         await graph.ainvoke({"items": [], "total": 0}, cfg(thread))
     spent = []
@@ -287,7 +290,8 @@ async def _rest_async(target: Target, url: str, saver: Any, runs: int, result: R
 
 
 async def run_async(pairs: list[tuple[Target, str]], runs: int) -> list[Result]:
-    """Async twin of :func:`run_sync`."""
+    """Async twin of :func:`run_sync` (the reference savers are not run)."""
+    pairs = [pair for pair in pairs if pair[0].async_ is not None]
     async with contextlib.AsyncExitStack() as stack:
         savers = [await stack.enter_async_context(target.async_()) for target, _ in pairs if target.async_]
         graphs = [linear_graph(saver) for saver in savers]
@@ -300,11 +304,23 @@ async def run_async(pairs: list[tuple[Target, str]], runs: int) -> list[Result]:
                 start = time.perf_counter()
                 await graph.ainvoke({"items": [], "total": 0}, cfg(str(uuid.uuid4())))
                 times[i].append(time.perf_counter() - start)
-        results = []
-        for (target, url), saver, spent in zip(pairs, savers, times, strict=True):
-            result = Result(target.name, "async", linear_ms=statistics.median(spent) * 1000)
-            await _rest_async(target, url, saver, runs, result)
-            results.append(result)
+        results = [
+            Result(target.name, "async", linear_ms=statistics.median(spent) * 1000)
+            for (target, _), spent in zip(pairs, times, strict=True)
+        ]
+        chats = [chat_graph(saver) for saver in savers]
+        before = [payload_bytes(target, url) for target, url in pairs]
+        chat_times: list[list[float]] = [[] for _ in pairs]
+        for _ in range(chat_runs_of(runs)):
+            for i, chat in enumerate(chats):
+                start = time.perf_counter()
+                await chat.ainvoke(chat_input(), cfg(str(uuid.uuid4())))
+                chat_times[i].append(time.perf_counter() - start)
+        for i, ((target, url), result) in enumerate(zip(pairs, results, strict=True)):
+            result.chat_step_ms = statistics.median(chat_times[i]) / MESSAGE_STEPS * 1000
+            stored = payload_bytes(target, url) - before[i]
+            result.chat_bytes_per_step = stored / (chat_runs_of(runs) * MESSAGE_STEPS)
+            await _list_async(savers[i], result)
         return results
 
 
@@ -356,8 +372,7 @@ def sqlite_targets(directory: Path) -> list[tuple[Target, str]]:
 
 
 def measure(pairs: list[tuple[Target, str]], runs: int) -> list[Result]:
-    savers = [pair for pair in pairs if not pair[0].reference]
-    return run_sync(pairs, runs) + asyncio.run(run_async(savers, runs))
+    return run_sync(pairs, runs) + asyncio.run(run_async(pairs, runs))
 
 
 @contextlib.contextmanager
