@@ -5,7 +5,8 @@ Everything lives in one database given as a plain URL (``sqlite:///file.db``,
 """
 
 from thinkgraph.memory._checkpointer import SQLCheckpointer
-from thinkgraph.memory._engine import Engines, create_engines, engines_for
+from thinkgraph.memory._engine import Engines
+from thinkgraph.memory._engine_create import create_engines, engines_for
 from thinkgraph.memory._ledger import Ledger
 from thinkgraph.memory._ledger_types import (
     CostGroup,

@@ -1,8 +1,15 @@
 """``SQLCheckpointer``: LangGraph checkpoints in SQLite, PostgreSQL or MySQL/MariaDB.
 
 One object serves sync and async callers. Channel values are stored once per (channel, version)
-in a blobs table, so a step stores only what changed; ``list`` and ``get_tuple`` read checkpoints,
-their blobs and their pending writes in a fixed number of statements per page.
+in a blobs table, so a step stores only what changed; small scalars (``None``, booleans, 64-bit
+integers, floats, strings of up to 256 characters) travel in the checkpoint row instead, as the
+official PostgreSQL saver does. ``list`` and ``get_tuple`` read checkpoints, their blobs and their
+pending writes in a fixed number of statements per page.
+
+The hot paths skip SQLAlchemy's per-execution layers (see ``_rawsql``): ``put``/``put_writes``
+and the reads without a metadata filter run prebuilt statements on the driver's cursor (SQLite;
+PostgreSQL with psycopg, where a ``put`` is one pipeline); async SQLite writes share transactions
+on one writer thread (``_group_writer``).
 """
 
 from __future__ import annotations

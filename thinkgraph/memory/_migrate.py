@@ -20,7 +20,8 @@ from sqlalchemy import URL, Connection, Engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from thinkgraph.exceptions import SchemaTooNewError, SchemaTooOldError
-from thinkgraph.memory._engine import Engines, engines_for
+from thinkgraph.memory._engine import Engines
+from thinkgraph.memory._engine_create import engines_for
 
 __all__ = [
     "SCRIPT_LOCATION",

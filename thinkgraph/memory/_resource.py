@@ -12,7 +12,8 @@ from typing import Self
 from sqlalchemy import URL, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from thinkgraph.memory._engine import Engines, engines_for
+from thinkgraph.memory._engine import Engines
+from thinkgraph.memory._engine_create import engines_for
 from thinkgraph.memory._migrate import aupgrade, upgrade
 
 __all__ = ["EngineResource", "MigratedResource"]
