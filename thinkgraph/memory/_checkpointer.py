@@ -225,7 +225,8 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
         return self._retried(what, self.engines.sync.dialect.loaded_dbapi.Error, attempt)
 
     def _read(self, what: str, build: Callable[[], Plan[T]], *, prebuilt: bool = False) -> T:
-        """Run a read plan; one of ``prebuilt`` statements only goes to the DBAPI cursor on SQLite."""
+        """Run a read plan; a plan of ``prebuilt`` statements runs on the driver's cursor where the
+        engines allow it (SQLite, PostgreSQL from a URL: see ``Engines.raw_reads``)."""
         self._ensure()
         if prebuilt and self.engines.raw_reads:
 
@@ -282,7 +283,7 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
         if prebuilt and self.engines.araw_reads:
 
             async def raw_attempt() -> T:
-                async with self.engines.araw_write() as cursor:
+                async with self.engines.araw_read() as cursor:
                     return await araw_drive(cursor, self._compiler(True), build())
 
             return await self._aretried(what, self.engines.async_.dialect.loaded_dbapi.Error, raw_attempt)

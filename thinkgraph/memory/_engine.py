@@ -157,7 +157,7 @@ class Engines:
 
     @property
     def araw_reads(self) -> bool:
-        """Whether :meth:`araw_write` serves reads too (PostgreSQL from a URL: its raw pool)."""
+        """Whether :meth:`araw_read` works (PostgreSQL from a URL: its raw pool)."""
         return self.raw[1] is not None
 
     @property
@@ -294,6 +294,12 @@ class Engines:
             finally:
                 if toggle and not driver.closed:
                     await driver.set_autocommit(False)
+
+    @asynccontextmanager
+    async def araw_read(self) -> AsyncIterator[Any]:
+        """Async twin of :meth:`raw_read` for PostgreSQL (see :attr:`araw_reads`)."""
+        async with self.araw_write() as cursor:
+            yield cursor
 
     @asynccontextmanager
     async def _araw_connection(self) -> AsyncIterator[Any]:
