@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import random
+import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -21,6 +23,7 @@ from thinkgraph.memory import Ledger, SQLStore, create_engines, upgrade
 from thinkgraph.memory._migrate import _config
 from thinkgraph.memory._store_filter import matches
 from thinkgraph.memory._store_schema import store_items, store_vectors
+from thinkgraph.memory._ttl_sweeper import TTLSweeper
 
 
 @pytest.fixture
@@ -299,6 +302,54 @@ async def test_ttl_expires_refreshes_and_sweeps(store: SQLStore, clock: Clock) -
         clock.advance(seconds=200)
         assert await other.asweep_ttl() == 1
     assert store.get(("u",), "never") is not None  # the engines are still open
+
+
+def _eventually(check: Any, seconds: float = 10) -> bool:
+    """Whether ``check()`` holds within ``seconds`` (a background thread is at work)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+async def test_background_sweeper_deletes_expired_items_until_stopped(store: SQLStore, clock: Clock) -> None:
+    store.put(("t",), "short", {"v": 1}, ttl=1)
+    store.put(("t",), "forever", {"v": 2})
+    clock.advance(seconds=61)
+    done = store.start_ttl_sweeper(sweep_interval_minutes=0.0005)  # every 30 ms
+    assert store.start_ttl_sweeper() is done  # already running: the same sweeper
+    assert _eventually(lambda: _count(store, store_items) == 1)
+    assert store.get(("t",), "forever") is not None
+    assert store.stop_ttl_sweeper(timeout=5) and done.result(timeout=5) is None
+    assert store.stop_ttl_sweeper()  # not running
+    with pytest.raises(ConfigError, match="sweep_interval_minutes"):
+        store.start_ttl_sweeper(sweep_interval_minutes=-1)
+    # the TTL config's interval; cancelling the future stops the sweeper, and so does close()
+    with SQLStore(store.engines, ttl={"sweep_interval_minutes": 0.0005}, clock=clock) as other:  # type: ignore[arg-type]
+        assert other.start_ttl_sweeper().cancel()
+        assert other.stop_ttl_sweeper(timeout=5)
+        running = other.start_ttl_sweeper()
+    assert not running.cancelled() and running.result(timeout=5) is None  # stopped by close()
+
+
+def test_a_failing_sweep_is_logged_and_the_next_one_runs(caplog: pytest.LogCaptureFixture) -> None:
+    calls: list[int] = []
+
+    def sweep() -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database is down")
+        return 3
+
+    sweeper = TTLSweeper(sweep)
+    with caplog.at_level(logging.INFO, logger="thinkgraph.memory._ttl_sweeper"):
+        sweeper.start(0.01)
+        assert _eventually(lambda: len(calls) >= 2)
+        assert sweeper.stop(timeout=5)
+    assert len(calls) >= 2
+    assert "TTL sweep failed" in caplog.text and "deleted 3 expired items" in caplog.text
 
 
 # --- semantic search ----------------------------------------------------------------------

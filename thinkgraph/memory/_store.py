@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -35,6 +36,7 @@ from thinkgraph.memory._resource import MigratedResource
 from thinkgraph.memory._store_filter import compile_filter
 from thinkgraph.memory._store_schema import ID_BYTES, store_items
 from thinkgraph.memory._store_sql import Key, Plan, Upsert, adrive, drive, read_ops, sweep_op, write_ops
+from thinkgraph.memory._ttl_sweeper import TTLSweeper
 
 __all__ = ["SQLStore"]
 
@@ -61,7 +63,8 @@ class SQLStore(MigratedResource, BaseStore):
     range over an index. Filters become SQL (JSON functions of each dialect) where they can be
     expressed exactly and are checked in Python otherwise; ids compare byte for byte everywhere.
     Items may expire (``ttl`` in minutes, refreshed on reads unless told otherwise); expired items
-    are invisible at once and deleted by :meth:`sweep_ttl`. With ``index``, the configured fields
+    are invisible at once and deleted by :meth:`sweep_ttl`, or in the background once
+    :meth:`start_ttl_sweeper` is called. With ``index``, the configured fields
     of each item are embedded on write and ``search(query=...)`` ranks by cosine similarity.
 
     Within a batch, reads see the state before the batch's writes and the last put of a key wins
@@ -76,7 +79,8 @@ class SQLStore(MigratedResource, BaseStore):
         index: semantic search, as LangGraph's ``IndexConfig``: ``dims``, ``embed`` (a LangChain
             ``Embeddings`` or a sync/async function of a list of texts) and ``fields``
             (JSON paths, default ``["$"]``: the whole value).
-        ttl: LangGraph's ``TTLConfig``: ``default_ttl`` (minutes) and ``refresh_on_read``.
+        ttl: LangGraph's ``TTLConfig``: ``default_ttl`` (minutes), ``refresh_on_read`` and
+            ``sweep_interval_minutes`` (for :meth:`start_ttl_sweeper`).
         clock: returns the current time (timezone-aware); tests inject one to expire items.
 
     Example:
@@ -101,6 +105,7 @@ class SQLStore(MigratedResource, BaseStore):
         self._bind(db)
         self.ttl_config = ttl
         self._clock = clock or _utcnow
+        self._sweeper = TTLSweeper(self.sweep_ttl)
         self.index_config: IndexConfig | None = None
         self.embeddings: Embeddings | None = None
         self._fields: list[tuple[str, str | list[str]]] = []
@@ -256,6 +261,34 @@ class SQLStore(MigratedResource, BaseStore):
                 return drive(conn, sweep_op(self._clock().timestamp()))
         except sqlalchemy.exc.SQLAlchemyError as exc:
             raise _persistence_error(self.engines, exc) from exc
+
+    def start_ttl_sweeper(
+        self, sweep_interval_minutes: float | None = None
+    ) -> concurrent.futures.Future[None]:
+        """Delete expired items on a background thread every ``sweep_interval_minutes`` (default:
+        the TTL config's ``sweep_interval_minutes``, else 5), until :meth:`stop_ttl_sweeper` or
+        :meth:`close`; calling it again keeps the running sweeper. Async code calls it the same way
+        (it does not block). Returns a future that finishes when the sweeper stops (cancel it to
+        stop the sweeper)."""
+        minutes = sweep_interval_minutes or (self.ttl_config or {}).get("sweep_interval_minutes") or 5
+        if not (isinstance(minutes, int | float) and minutes > 0):
+            raise ConfigError(f"sweep_interval_minutes must be a positive number, got {minutes!r}")
+        return self._sweeper.start(60 * float(minutes))
+
+    def stop_ttl_sweeper(self, timeout: float | None = None) -> bool:
+        """Stop the background sweeper; whether it stopped within ``timeout`` seconds (or was not
+        running)."""
+        return self._sweeper.stop(timeout)
+
+    def close(self) -> None:
+        """Stop the TTL sweeper, then close the engines created here (see ``EngineResource``)."""
+        self._sweeper.stop()
+        super().close()
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`."""
+        await asyncio.to_thread(self._sweeper.stop)
+        await super().aclose()
 
     # --- async ----------------------------------------------------------------------------
 
