@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, TypedDict
 
 import pytest
+from langgraph.channels.delta import DeltaChannel
 from langgraph.checkpoint.base import empty_checkpoint
+from langgraph.graph import END, START, StateGraph
 from sqlalchemy import func, select, update
 
 from thinkgraph.exceptions import ConfigError
@@ -100,3 +103,36 @@ def test_created_at_is_utc(saver: SQLCheckpointer) -> None:
         created = conn.execute(select(checkpoints.c.created_at)).scalar_one()
     assert created.tzinfo is not None
     assert before - timedelta(seconds=1) <= created <= datetime.now(UTC) + timedelta(seconds=1)
+
+
+def _append_batches(state: list[int], batches: list[list[int]]) -> list[int]:
+    return [*state, *(x for batch in batches for x in batch)]
+
+
+class _DeltaLog(TypedDict):
+    log: Annotated[list[int], DeltaChannel(_append_batches, snapshot_frequency=4)]
+    n: int
+
+
+def _delta_graph(saver: SQLCheckpointer) -> Any:
+    builder = StateGraph(_DeltaLog)
+    builder.add_node("step", lambda s: {"log": [s["n"]], "n": s["n"] + 1})
+    builder.add_edge(START, "step")
+    builder.add_conditional_edges("step", lambda s: END if s["n"] >= 10 else "step")
+    return builder.compile(checkpointer=saver)
+
+
+async def test_keep_latest_keeps_what_delta_channels_need(saver: SQLCheckpointer) -> None:
+    graph = _delta_graph(saver)
+    config: Any = {"configurable": {"thread_id": "delta"}}
+    graph.invoke({"log": [], "n": 0}, config)
+    expected = graph.get_state(config).values
+    assert expected["log"] == list(range(10))
+    before = len(ids_of(saver, "delta"))
+    saver.prune(["delta"], strategy="keep_latest")
+    assert _delta_graph(saver).get_state(config).values == expected
+    # kept: the latest checkpoint and its ancestors back to its delta channel's last snapshot
+    assert 1 < len(ids_of(saver, "delta")) < before
+    # a graph without delta channels keeps only the latest checkpoint
+    fill(saver, "plain", 5)
+    assert prune_checkpoints(saver, keep_last=1, thread_ids=["plain"]) == 4

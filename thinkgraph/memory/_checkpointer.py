@@ -357,7 +357,8 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
         self._write("copy_thread", self.plans.copy_thread(source_thread_id, target_thread_id))
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        """``keep_latest``: keep each namespace's newest checkpoint; ``delete``: delete the threads."""
+        """``keep_latest``: keep each namespace's newest checkpoint (and the ancestors its
+        ``DeltaChannel`` values are rebuilt from); ``delete``: delete the threads."""
         plan = self._prune_plan(thread_ids, strategy)
         if plan is not None:
             self._write("prune", plan)

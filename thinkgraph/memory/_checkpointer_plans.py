@@ -98,6 +98,25 @@ def _blob_versions(body: Mapping[str, Any]) -> dict[str, str]:
     return {channel: str(v) for channel, v in body["channel_versions"].items() if channel not in inline}
 
 
+def _delta_ancestors(kept: Sequence[Row[Any]], older: Sequence[Row[Any]]) -> set[Key]:
+    """The older checkpoints that kept ones need to rebuild their delta channels: for a kept
+    checkpoint whose metadata counts ``n`` supersteps since a delta channel's last snapshot, its
+    ``n`` nearest ancestors (LangGraph walks them back to the snapshot, collecting their writes)."""
+    parents = {
+        (row.thread_id, row.ns_hash, row.checkpoint_id): row.parent_checkpoint_id for row in (*kept, *older)
+    }
+    needed: set[Key] = set()
+    for row in kept:
+        counters = (row.metadata or {}).get("counters_since_delta_snapshot") or {}
+        steps = max((int(pair[1]) for pair in counters.values() if len(pair) == 2), default=0)
+        parent = row.parent_checkpoint_id
+        while steps > 0 and parent is not None:
+            key = (row.thread_id, row.ns_hash, parent)
+            needed.add(key)
+            parent, steps = parents.get(key), steps - 1
+    return needed
+
+
 class CheckpointPlans:
     """Builds the plans of one checkpointer (its serializer and dialect)."""
 
@@ -386,22 +405,57 @@ class CheckpointPlans:
         return len(doomed)
 
     def prune(self, thread_ids: Sequence[str] | None, keep_last: int) -> Plan[int]:
-        """Keep the ``keep_last`` newest checkpoints of each namespace of these threads (all if None)."""
+        """Keep the ``keep_last`` newest checkpoints of each namespace of these threads (all if None).
+
+        ``DeltaChannel``-aware: a kept checkpoint whose metadata counts supersteps since a delta
+        channel's last snapshot (``counters_since_delta_snapshot``) keeps that many ancestors
+        too, with their writes, so LangGraph can still rebuild the channel from its snapshot.
+        """
         c = checkpoints.c
         rank = (
             func.row_number()
             .over(partition_by=(c.thread_id, c.ns_hash), order_by=c.checkpoint_id.desc())
             .label("rank")
         )
-        ranked = select(c.thread_id, c.ns_hash, c.checkpoint_id, c.type, c.checkpoint, rank)
+        ranked = select(
+            c.thread_id,
+            c.ns_hash,
+            c.checkpoint_id,
+            c.parent_checkpoint_id,
+            c.metadata,
+            c.type,
+            c.checkpoint,
+            rank,
+        )
         doomed: list[Row[Any]] = []
         id_chunks = [None] if thread_ids is None else list(chunks([str(t) for t in thread_ids], 1))
         for chunk in id_chunks:
             inner = (ranked if chunk is None else ranked.where(c.thread_id.in_(chunk))).subquery()
-            query = select(
-                inner.c.thread_id, inner.c.ns_hash, inner.c.checkpoint_id, inner.c.type, inner.c.checkpoint
-            ).where(inner.c.rank > keep_last)
-            doomed.extend((yield Step(query, fetch=True)))
+            kept = yield Step(
+                select(
+                    inner.c.thread_id,
+                    inner.c.ns_hash,
+                    inner.c.checkpoint_id,
+                    inner.c.parent_checkpoint_id,
+                    inner.c.metadata,
+                ).where(inner.c.rank <= keep_last),
+                fetch=True,
+            )
+            older = yield Step(
+                select(
+                    inner.c.thread_id,
+                    inner.c.ns_hash,
+                    inner.c.checkpoint_id,
+                    inner.c.parent_checkpoint_id,
+                    inner.c.type,
+                    inner.c.checkpoint,
+                ).where(inner.c.rank > keep_last),
+                fetch=True,
+            )
+            needed = _delta_ancestors(kept, older)
+            doomed.extend(
+                row for row in older if (row.thread_id, row.ns_hash, row.checkpoint_id) not in needed
+            )
         yield from self.delete_checkpoints(doomed)
         return len(doomed)
 

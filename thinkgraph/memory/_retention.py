@@ -41,7 +41,8 @@ def _check_age(age: timedelta) -> datetime:
 def prune_checkpoints(
     saver: SQLCheckpointer, *, keep_last: int, thread_ids: Sequence[str] | None = None
 ) -> int:
-    """Keep only the ``keep_last`` newest checkpoints of each thread namespace.
+    """Keep only the ``keep_last`` newest checkpoints of each thread namespace (and the older ones
+    their ``DeltaChannel`` values are rebuilt from, back to the last snapshot).
 
     Args:
         saver: the checkpointer whose database is pruned.
