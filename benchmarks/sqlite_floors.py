@@ -1,14 +1,15 @@
 """Reference savers for ``checkpointer.py``: what a durable SQLite saver can do at best here.
 
 Neither is a product. Each reads from memory (LangGraph's ``InMemorySaver``, so reads cost
-nothing) and writes with bare ``sqlite3`` and the least Python possible, one durable transaction
-per ``put`` and per ``put_writes`` (WAL, ``synchronous=NORMAL``, as ``SQLCheckpointer``):
+nothing) and writes with bare ``sqlite3`` and the least Python possible, durably at every
+``put`` and ``put_writes`` (WAL, ``synchronous=NORMAL``, as ``SQLCheckpointer``):
 
 * ``SameRowsFloor`` writes the rows ``SQLCheckpointer`` writes (a blob row per changed channel
   that is not a small scalar, the checkpoint row with its metadata, a row per pending write) into
-  its tables: the best this storage design can do.
+  its tables, in the fewest statements: one multi-row ``INSERT`` per table, each committing on its
+  own (blobs before the checkpoint row): the best this storage design can do.
 * ``OneRowFloor`` writes one pre-serialized row per call into a one-table database with only a
-  primary key: the best any saver that commits every call can do.
+  primary key: the best any saver that commits every call can do (``SqliteSaver``'s layout).
 
 A throughput ratio against ``SqliteSaver`` above these floors' is out of reach for a saver that
 stores what they store, durably at every step.
@@ -38,8 +39,8 @@ from thinkgraph.memory._schema import ns_hash
 _SCALARS = (type(None), bool, int, float, str)
 
 _BLOBS = (
-    "INSERT INTO tg_checkpoint_blobs (thread_id, ns_hash, channel, version, type, blob)"
-    " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    "INSERT INTO tg_checkpoint_blobs (thread_id, ns_hash, channel, version, type, blob) VALUES {}"
+    " ON CONFLICT DO NOTHING"
 )
 _CHECKPOINT = (
     "INSERT INTO tg_checkpoints (thread_id, ns_hash, checkpoint_id, checkpoint_ns,"
@@ -50,8 +51,14 @@ _CHECKPOINT = (
 )
 _WRITES = (
     "INSERT INTO tg_checkpoint_writes (thread_id, ns_hash, checkpoint_id, task_id, idx,"
-    " task_path, channel, type, blob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    " task_path, channel, type, blob) VALUES {} ON CONFLICT DO NOTHING"
 )
+
+
+def _rows(sql: str, rows: list[tuple[Any, ...]]) -> tuple[str, list[Any]]:
+    """One multi-row INSERT for ``rows`` (one statement: atomic without a transaction)."""
+    marks = "(" + ", ".join("?" * len(rows[0])) + ")"
+    return sql.format(", ".join([marks] * len(rows))), [value for row in rows for value in row]
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -107,11 +114,9 @@ class SameRowsFloor(InMemorySaver):
             datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),
         )
         with self.write_lock:
-            cursor = self.conn.cursor()
-            cursor.execute("BEGIN IMMEDIATE")
-            cursor.executemany(_BLOBS, blobs)
-            cursor.execute(_CHECKPOINT, row)
-            cursor.execute("COMMIT")
+            if blobs:
+                self.conn.execute(*_rows(_BLOBS, blobs))
+            self.conn.execute(_CHECKPOINT, row)
         return super().put(config, checkpoint, metadata, new_versions)
 
     def put_writes(
@@ -132,11 +137,9 @@ class SameRowsFloor(InMemorySaver):
             )
             for i, (channel, v) in enumerate(writes)
         ]
-        with self.write_lock:
-            cursor = self.conn.cursor()
-            cursor.execute("BEGIN IMMEDIATE")
-            cursor.executemany(_WRITES, rows)
-            cursor.execute("COMMIT")
+        if rows:
+            with self.write_lock:
+                self.conn.execute(*_rows(_WRITES, rows))
         super().put_writes(config, writes, task_id, task_path)
 
 
