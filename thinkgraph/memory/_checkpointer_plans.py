@@ -108,7 +108,10 @@ def _delta_ancestors(kept: Sequence[Row[Any]], older: Sequence[Row[Any]]) -> set
     needed: set[Key] = set()
     for row in kept:
         counters = (row.metadata or {}).get("counters_since_delta_snapshot") or {}
-        steps = max((int(pair[1]) for pair in counters.values() if len(pair) == 2), default=0)
+        steps = max(
+            (int(pair[1]) for pair in counters.values() if isinstance(pair, list | tuple) and len(pair) == 2),
+            default=0,
+        )
         parent = row.parent_checkpoint_id
         while steps > 0 and parent is not None:
             key = (row.thread_id, row.ns_hash, parent)
@@ -256,11 +259,9 @@ class CheckpointPlans:
         """
         conf = config["configurable"] if config else {}
         predicates, residual = metadata_filter(self.dialect, filter or {})
-        thread_id, ns, checkpoint_id = (
-            conf.get("thread_id"),
-            conf.get("checkpoint_ns"),
-            conf.get("checkpoint_id"),
-        )
+        thread_id = conf.get("thread_id")
+        ns = conf.get("checkpoint_ns")
+        checkpoint_id = conf.get("checkpoint_id")
         before_id = before["configurable"].get("checkpoint_id") if before else None
         shape = PageShape(
             thread=thread_id is not None,
@@ -284,13 +285,12 @@ class CheckpointPlans:
             params["l_checkpoint_id"] = str(checkpoint_id)
         if before_id is not None:
             params["l_before"] = str(before_id)
-        if after is not None:
-            last = dict(zip(("checkpoint_id", "thread_id", "ns_hash"), after, strict=True))
-            params["l_after_checkpoint_id"] = last["checkpoint_id"]
+        if after is not None:  # the order's columns of the previous page's last row
+            params["l_after_checkpoint_id"], after_thread, after_ns = after
             if not shape.thread:
-                params["l_after_thread_id"] = last["thread_id"]
+                params["l_after_thread_id"] = after_thread
             if not shape.ns:
-                params["l_after_ns_hash"] = last["ns_hash"]
+                params["l_after_ns_hash"] = after_ns
         rows = yield Step(query, params, fetch=True)
         cursor = None
         if len(rows) > limit:
