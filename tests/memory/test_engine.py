@@ -138,6 +138,9 @@ def test_unreachable_server_is_database_unavailable() -> None:
             pass  # pragma: no cover - never reached
         assert "hunter2" not in str(info.value)
         assert "running" in str(info.value)
+        for raw_path in (engines.raw_write, engines.raw_read):  # the checkpointer's hot paths
+            with pytest.raises(DatabaseUnavailableError, match="127.0.0.1:1"), raw_path():
+                pass  # pragma: no cover - never reached
     finally:
         engines.dispose()
 
@@ -149,6 +152,9 @@ async def test_unreachable_server_async_is_database_unavailable() -> None:
             async with engines.aread():
                 pass  # pragma: no cover - never reached
         assert "hunter2" not in str(info.value)
+        with pytest.raises(DatabaseUnavailableError, match="127.0.0.1:1"):
+            async with engines.araw_read():
+                pass  # pragma: no cover - never reached
     finally:
         await engines.adispose()
 
@@ -158,10 +164,31 @@ def test_unwritable_sqlite_path_is_database_unavailable(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     engines = create_engines(f"sqlite:///{blocker / 'x.db'}")
     try:
-        with pytest.raises((DatabaseUnavailableError, OSError)), engines.write():
-            pass  # pragma: no cover - never reached
+        for path in (engines.write, engines.raw_write, engines.raw_read):
+            with pytest.raises((DatabaseUnavailableError, OSError)), path():
+                pass  # pragma: no cover - never reached
     finally:
         engines.dispose()
+
+
+def test_raw_writes_on_a_pool_without_a_size_give_their_connection_back(tmp_path: Path) -> None:
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'n.db'}", poolclass=NullPool)
+    engines = engines_for(engine)
+    try:
+        for value in (1, 2):
+            with engines.raw_write() as cursor:
+                if value == 1:
+                    cursor.execute("CREATE TABLE t (x INTEGER)")
+                cursor.execute("INSERT INTO t VALUES (?)", (value,))
+        with engines.raw_read() as cursor:
+            cursor.execute("SELECT x FROM t ORDER BY x")
+            assert [row[0] for row in cursor.fetchall()] == [1, 2]
+        assert not engines._kept  # nothing kept: a NullPool has no size to keep within
+    finally:
+        engines.dispose()
+        engine.dispose()
 
 
 async def test_engines_for_existing_engines_derives_the_twin(shared_db_url: str) -> None:

@@ -263,9 +263,6 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
                 return await self.engines.agroup_write(lambda cursor: raw_drive(cursor, compiler, build()))
             except self.engines.sync.dialect.loaded_dbapi.Error as exc:
                 raise self._failed(what, exc) from exc
-        if self.engines.dialect == "sqlite":  # another sqlite driver than sqlite3
-            await self._aensure()
-            return await asyncio.to_thread(self._put, what, build)
         if not self.engines.araw_writes:
             return await self._awrite(what, build())
         await self._aensure()

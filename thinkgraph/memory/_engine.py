@@ -113,6 +113,17 @@ class Engines:
         """Whether this is an in-memory SQLite database (gone when the engines are disposed)."""
         return self.keeper is not None
 
+    def _connect_errors(self) -> tuple[type[BaseException], ...]:
+        """What a failed checkout raises: SQLAlchemy's wrappers, or (``raw_connection``) the
+        driver's own errors."""
+        dbapi = self.sync.dialect.loaded_dbapi
+        return (
+            sqlalchemy.exc.OperationalError,
+            sqlalchemy.exc.InterfaceError,
+            dbapi.OperationalError,
+            dbapi.InterfaceError,
+        )
+
     def _unavailable(self, exc: BaseException) -> DatabaseUnavailableError:
         orig = getattr(exc, "orig", None) or exc
         return DatabaseUnavailableError(
@@ -244,7 +255,7 @@ class Engines:
         if raw is None:
             try:
                 raw = engine.raw_connection()
-            except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
+            except self._connect_errors() as exc:
                 raise self._unavailable(exc) from exc
         try:
             yield raw
@@ -354,7 +365,7 @@ class Engines:
             return
         try:
             raw = self.sync.raw_connection()
-        except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as exc:
+        except self._connect_errors() as exc:
             raise self._unavailable(exc) from exc
         try:
             driver: Any = raw.driver_connection

@@ -24,6 +24,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 __all__ = ["RawCompiler", "RawStatement", "Record"]
 
 Processor = Callable[[Any], Any]
+_REQUIRED = object()  # the default of a bind that has no value of its own: a parameter must give it
 
 
 class Record(tuple[Any, ...]):
@@ -81,11 +82,18 @@ class RawStatement:
         try:
             bound = list(self._getter(values))  # type: ignore[misc]
         except (TypeError, KeyError):  # no getter, or a row of executemany without some key
-            pairs = zip(self.names, self.defaults, strict=True)
-            bound = [values.get(name, default) for name, default in pairs]
+            bound = [
+                values[name] if name in values else self._default(name, default)
+                for name, default in zip(self.names, self.defaults, strict=True)
+            ]
         for i, process in self._processed:
             bound[i] = process(bound[i])
         return tuple(bound) if self.positional else dict(zip(self.keys, bound, strict=True))
+
+    def _default(self, name: str, default: Any) -> Any:
+        if default is _REQUIRED:
+            raise ValueError(f"no value for the parameter {name!r} of {self.sql.split()[0]} statement")
+        return default
 
     def many(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
         """The driver parameters for several rows (for ``executemany``)."""
@@ -138,7 +146,7 @@ class RawCompiler:
             names=names,
             keys=tuple(escaped.get(name, name) for name in names),
             positional=compiled.positional,
-            defaults=tuple(bind.effective_value for bind in binds),
+            defaults=tuple(_REQUIRED if bind.required else bind.effective_value for bind in binds),
             processors=tuple(self._processor(bind.type, False) for bind in binds),
             columns=None if selected is None else tuple(column.key for column in selected),
             results=() if selected is None else tuple(self._processor(c.type, True) for c in selected),
