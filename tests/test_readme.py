@@ -42,7 +42,8 @@ def reader_dir(tmp_path: Path) -> Path:
 
 
 def _bash(code: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "THINKGRAPH_HOME": str(home), "PYTHONPATH": str(cwd)}
+    # a crash of a command prints its Python traceback into the failure message
+    env = {**os.environ, "THINKGRAPH_HOME": str(home), "PYTHONPATH": str(cwd), "PYTHONFAULTHANDLER": "1"}
     env.pop("THINKGRAPH_DATABASE_URL", None)
     return subprocess.run(
         ["bash", "-euo", "pipefail", "-c", code],
