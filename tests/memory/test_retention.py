@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypedDict
 
 import pytest
 from langgraph.channels.delta import DeltaChannel
-from langgraph.checkpoint.base import empty_checkpoint
+from langgraph.checkpoint.base import BaseCheckpointSaver, empty_checkpoint
 from langgraph.graph import END, START, StateGraph
 from sqlalchemy import func, select, update
 
@@ -136,3 +136,27 @@ async def test_keep_latest_keeps_what_delta_channels_need(saver: SQLCheckpointer
     # a graph without delta channels keeps only the latest checkpoint
     fill(saver, "plain", 5)
     assert prune_checkpoints(saver, keep_last=1, thread_ids=["plain"]) == 4
+
+
+@pytest.mark.parametrize("page_size", [500, 2])
+async def test_delta_channel_history_matches_langgraphs_walk(db_url: str, page_size: int) -> None:
+    """The overridden history reads ancestors a page at a time; LangGraph's default walks them with
+    one get_tuple each. Both must give the same writes and seeds, sync and async."""
+    async with SQLCheckpointer(db_url, page_size=page_size) as saver:
+        await saver.asetup()
+        graph = _delta_graph(saver)
+        config: Any = {"configurable": {"thread_id": "delta"}}
+        graph.invoke({"log": [], "n": 0}, config)
+        checked = 0
+        for state in graph.get_state_history(config):
+            target = state.config
+            for channels in (["log"], ["log", "n", "missing"], []):
+                expected = BaseCheckpointSaver.get_delta_channel_history(
+                    saver, config=target, channels=channels
+                )
+                assert saver.get_delta_channel_history(config=target, channels=channels) == expected
+                assert await saver.aget_delta_channel_history(config=target, channels=channels) == expected
+                checked += 1
+        assert checked > 20
+        unknown: Any = {"configurable": {"thread_id": "nobody"}}
+        assert saver.get_delta_channel_history(config=unknown, channels=["log"]) == {"log": {"writes": []}}

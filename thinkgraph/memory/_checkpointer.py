@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
@@ -29,6 +29,7 @@ from langgraph.checkpoint.base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
+    DeltaChannelHistory,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -319,6 +320,14 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
             # without a metadata filter every statement of a page is prebuilt
             yield from pages.take(self._read("list", page, prebuilt=not filter))
 
+    def get_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        """LangGraph's ``DeltaChannel`` history (each channel's writes since its nearest stored
+        value, and that value), read ``page_size`` ancestors per round of three statements."""
+        plan = partial(self.plans.delta_history, config, list(channels), self.page_size)
+        return self._read("get_delta_channel_history", plan, prebuilt=True)
+
     def put(
         self,
         config: RunnableConfig,
@@ -401,6 +410,13 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
             )
             for item in pages.take(await self._aread("list", page, prebuilt=not filter)):
                 yield item
+
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        """Async twin of :meth:`get_delta_channel_history`."""
+        plan = partial(self.plans.delta_history, config, list(channels), self.page_size)
+        return await self._aread("get_delta_channel_history", plan, prebuilt=True)
 
     async def aput(
         self,

@@ -19,6 +19,8 @@ from langgraph.checkpoint.base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
+    DeltaChannelHistory,
+    PendingWrite,
     get_serializable_checkpoint_metadata,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
@@ -26,6 +28,7 @@ from sqlalchemy import (
     Executable,
     Row,
     String,
+    and_,
     bindparam,
     delete,
     func,
@@ -64,6 +67,37 @@ def _tuples(rows: Sequence[Row[Any]]) -> Iterator[tuple[Any, ...]]:
 
 Key = tuple[str, str, str]  # (thread_id, ns_hash, checkpoint_id)
 ListCursor = tuple[str, str, str]  # (checkpoint_id, thread_id, ns_hash) of the last row of a page
+
+
+def _chain_query() -> Executable:
+    """A checkpoint (``d_checkpoint_id``) and its ancestors, nearest first, ``d_depth`` at most."""
+    c = checkpoints.c
+    chain = (
+        select(c.thread_id, c.ns_hash, c.checkpoint_id, c.parent_checkpoint_id, literal(1).label("depth"))
+        .where(
+            c.thread_id == bindparam("d_thread_id"),
+            c.ns_hash == bindparam("d_ns_hash"),
+            c.checkpoint_id == bindparam("d_checkpoint_id"),
+        )
+        .cte("chain", recursive=True)
+    )
+    up = checkpoints.alias("up")
+    chain = chain.union_all(
+        select(
+            up.c.thread_id, up.c.ns_hash, up.c.checkpoint_id, up.c.parent_checkpoint_id, chain.c.depth + 1
+        ).where(
+            up.c.thread_id == chain.c.thread_id,
+            up.c.ns_hash == chain.c.ns_hash,
+            up.c.checkpoint_id == chain.c.parent_checkpoint_id,
+            chain.c.depth < bindparam("d_depth"),
+        )
+    )
+    on_chain = and_(
+        c.thread_id == chain.c.thread_id,
+        c.ns_hash == chain.c.ns_hash,
+        c.checkpoint_id == chain.c.checkpoint_id,
+    )
+    return select(*CHECKPOINT_COLUMNS).select_from(checkpoints.join(chain, on_chain)).order_by(chain.c.depth)
 
 
 def _get_query(*, by_id: bool) -> Executable:
@@ -133,6 +167,7 @@ class CheckpointPlans:
         self._insert_writes = insert_ignore(dialect, checkpoint_writes)
         self._get_latest = _get_query(by_id=False)
         self._get_by_id = _get_query(by_id=True)
+        self._chain = _chain_query()
         self._keyed = keyed_queries(dialect)
         self._pages: dict[PageShape, Executable] = {}  # the statements of pages without a filter
 
@@ -229,20 +264,60 @@ class CheckpointPlans:
 
     # --- reads ----------------------------------------------------------------------------
 
-    def get_tuple(self, config: RunnableConfig) -> Plan[CheckpointTuple | None]:
-        """The checkpoint named by ``config`` (or the thread's latest), in three statements."""
+    def _target(self, config: RunnableConfig) -> Plan[list[Row[Any]]]:
+        """The checkpoint row named by ``config`` (or the thread's latest), if any."""
         conf = config["configurable"]
         checkpoint_id = conf.get("checkpoint_id")
         ns = str(conf.get("checkpoint_ns", ""))
         params = {"g_thread_id": str(conf["thread_id"]), "g_ns_hash": ns_hash(ns)}
         if checkpoint_id:
             params["g_checkpoint_id"] = str(checkpoint_id)
-        query = self._get_by_id if checkpoint_id else self._get_latest
-        rows = yield Step(query, params, fetch=True)
+        rows = yield Step(self._get_by_id if checkpoint_id else self._get_latest, params, fetch=True)
+        return rows
+
+    def get_tuple(self, config: RunnableConfig) -> Plan[CheckpointTuple | None]:
+        """The checkpoint named by ``config`` (or the thread's latest), in three statements."""
+        rows = yield from self._target(config)
         if not rows:
             return None
         tuples = yield from self.hydrate(rows)
         return tuples[0]
+
+    def delta_history(
+        self, config: RunnableConfig, channels: Sequence[str], page: int
+    ) -> Plan[dict[str, DeltaChannelHistory]]:
+        """``get_delta_channel_history``: LangGraph's walk up the parent chain, on ancestors read
+        ``page`` at a time (a recursive query, then their blobs and writes): three statements per
+        page instead of three per ancestor."""
+        writes: dict[str, list[PendingWrite]] = {channel: [] for channel in channels}
+        seeds: dict[str, Any] = {}
+        remaining = set(channels)
+        target = (yield from self._target(config)) if channels else []
+        parent = target[0].parent_checkpoint_id if target else None
+        while parent is not None and remaining:
+            params = {
+                "d_thread_id": target[0].thread_id,
+                "d_ns_hash": target[0].ns_hash,
+                "d_checkpoint_id": parent,
+                "d_depth": page,
+            }
+            rows = yield Step(self._chain, params, fetch=True)
+            for tup in (yield from self.hydrate(rows)):
+                for write in reversed(tup.pending_writes or []):
+                    if write[1] in remaining:
+                        writes[write[1]].append(write)
+                for channel in [ch for ch in remaining if ch in tup.checkpoint["channel_values"]]:
+                    seeds[channel] = tup.checkpoint["channel_values"][channel]
+                    remaining.discard(channel)
+                if not remaining:
+                    break
+            parent = rows[-1].parent_checkpoint_id if len(rows) == page else None
+        history: dict[str, DeltaChannelHistory] = {}
+        for channel in channels:
+            history[channel] = {"writes": writes[channel][::-1]}
+            if channel in seeds:
+                history[channel]["seed"] = seeds[channel]
+        return history
 
     def list_page(
         self,
