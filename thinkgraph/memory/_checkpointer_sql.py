@@ -21,7 +21,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
-    delete,
     func,
     literal,
     literal_column,
@@ -373,12 +372,3 @@ def chunks(items: Sequence[T], params_per_item: int, reserved: int = 0) -> Itera
     size = max(1, (MAX_PARAMS - reserved) // params_per_item)
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-# --- deletes --------------------------------------------------------------------------------
-
-
-def delete_thread_steps(thread_ids: Sequence[str]) -> Iterable[Step]:
-    """Delete every row of these threads from the three tables."""
-    for table in (checkpoint_writes, checkpoint_blobs, checkpoints):
-        yield Step(delete(table).where(table.c.thread_id.in_(thread_ids)))
