@@ -130,6 +130,14 @@ class Engines:
             f"cannot connect to {self.url!r}: {type(orig).__name__}: {orig}; {_HINTS[self.dialect]}"
         )
 
+    def _checkout(self, engine: Engine) -> Any:
+        """A pooled DBAPI connection of ``engine`` (``raw_connection`` raises the driver's own
+        errors, not SQLAlchemy's wrappers)."""
+        try:
+            return engine.raw_connection()
+        except self._connect_errors() as exc:
+            raise self._unavailable(exc) from exc
+
     @contextmanager
     def _connect(self, engine: Engine) -> Iterator[Connection]:
         try:
@@ -139,12 +147,15 @@ class Engines:
         with conn:
             yield conn
 
-    @asynccontextmanager
-    async def _aconnect(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    async def _aopen(self, engine: AsyncEngine) -> AsyncConnection:
         try:
-            conn = await engine.connect()
+            return await engine.connect()
         except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, OSError) as exc:
             raise self._unavailable(exc) from exc
+
+    @asynccontextmanager
+    async def _aconnect(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+        conn = await self._aopen(engine)
         try:
             yield conn
         finally:
@@ -253,10 +264,7 @@ class Engines:
         keep = self.dialect == "sqlite" or self.raw[0] is not None
         raw = self._take_kept() if keep else None
         if raw is None:
-            try:
-                raw = engine.raw_connection()
-            except self._connect_errors() as exc:
-                raise self._unavailable(exc) from exc
+            raw = self._checkout(engine)
         try:
             yield raw
         except BaseException as exc:
@@ -326,10 +334,7 @@ class Engines:
                 conn = kept
             # a connection of another (finished) event loop cannot be used or closed from here
         if conn is None:
-            try:
-                conn = await engine.connect()
-            except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, OSError) as exc:
-                raise self._unavailable(exc) from exc
+            conn = await self._aopen(engine)
         raw = await conn.get_raw_connection()
         try:
             yield raw
@@ -363,10 +368,7 @@ class Engines:
             with self.raw_write() as cursor:
                 yield cursor
             return
-        try:
-            raw = self.sync.raw_connection()
-        except self._connect_errors() as exc:
-            raise self._unavailable(exc) from exc
+        raw = self._checkout(self.sync)
         try:
             driver: Any = raw.driver_connection
             with contextlib.closing(driver.cursor()) as cursor:
