@@ -18,6 +18,7 @@ import asyncio
 import random
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from functools import partial
 from typing import Any, TypeVar
 
@@ -210,6 +211,29 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
                     raise self._failed(what, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _on_cursor(
+        self, what: str, cursor: Callable[[], AbstractContextManager[Any]], build: Callable[[], Plan[T]]
+    ) -> T:
+        """Run a plan of prebuilt statements on a driver cursor from ``cursor()`` (see ``_rawsql``),
+        once more if it met a lost connection."""
+
+        def attempt() -> T:
+            with cursor() as opened:
+                return raw_drive(opened, self._compiler(False), build())
+
+        return self._retried(what, self.engines.sync.dialect.loaded_dbapi.Error, attempt)
+
+    async def _aon_cursor(
+        self, what: str, cursor: Callable[[], AbstractAsyncContextManager[Any]], build: Callable[[], Plan[T]]
+    ) -> T:
+        """Async twin of :meth:`_on_cursor`."""
+
+        async def attempt() -> T:
+            async with cursor() as opened:
+                return await araw_drive(opened, self._compiler(True), build())
+
+        return await self._aretried(what, self.engines.async_.dialect.loaded_dbapi.Error, attempt)
+
     def _put(self, what: str, build: Callable[[], Plan[T]]) -> T:
         """Run an idempotent write plan whose statements may commit one by one (``put``,
         ``put_writes``): on the DBAPI cursor with statements compiled once (see ``_rawsql``) where
@@ -218,24 +242,14 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
         if not self.engines.raw_writes:
             return self._write(what, build())
         self._ensure()
-
-        def attempt() -> T:
-            with self.engines.raw_write(pipeline=True) as cursor:
-                return raw_drive(cursor, self._compiler(False), build())
-
-        return self._retried(what, self.engines.sync.dialect.loaded_dbapi.Error, attempt)
+        return self._on_cursor(what, partial(self.engines.raw_write, pipeline=True), build)
 
     def _read(self, what: str, build: Callable[[], Plan[T]], *, prebuilt: bool = False) -> T:
         """Run a read plan; a plan of ``prebuilt`` statements runs on the driver's cursor where the
         engines allow it (SQLite, PostgreSQL from a URL: see ``Engines.raw_reads``)."""
         self._ensure()
         if prebuilt and self.engines.raw_reads:
-
-            def raw_attempt() -> T:
-                with self.engines.raw_read() as cursor:
-                    return raw_drive(cursor, self._compiler(False), build())
-
-            return self._retried(what, self.engines.sync.dialect.loaded_dbapi.Error, raw_attempt)
+            return self._on_cursor(what, self.engines.raw_read, build)
 
         def attempt() -> T:
             with self.engines.fast_read() as conn:
@@ -267,24 +281,14 @@ class SQLCheckpointer(EngineResource, BaseCheckpointSaver[str]):
         if not self.engines.araw_writes:
             return await self._awrite(what, build())
         await self._aensure()
-
-        async def attempt() -> T:
-            async with self.engines.araw_write(pipeline=True) as cursor:
-                return await araw_drive(cursor, self._compiler(True), build())
-
-        return await self._aretried(what, self.engines.async_.dialect.loaded_dbapi.Error, attempt)
+        return await self._aon_cursor(what, partial(self.engines.araw_write, pipeline=True), build)
 
     async def _aread(self, what: str, build: Callable[[], Plan[T]], *, prebuilt: bool = False) -> T:
         await self._aensure()
         if self.engines.dialect == "sqlite":
             return await asyncio.to_thread(self._read, what, build, prebuilt=prebuilt)
         if prebuilt and self.engines.araw_reads:
-
-            async def raw_attempt() -> T:
-                async with self.engines.araw_read() as cursor:
-                    return await araw_drive(cursor, self._compiler(True), build())
-
-            return await self._aretried(what, self.engines.async_.dialect.loaded_dbapi.Error, raw_attempt)
+            return await self._aon_cursor(what, self.engines.araw_read, build)
 
         async def attempt() -> T:
             async with self.engines.afast_read() as conn:

@@ -66,6 +66,7 @@ def _tuples(rows: Sequence[Row[Any]]) -> Iterator[tuple[Any, ...]]:
 
 
 Key = tuple[str, str, str]  # (thread_id, ns_hash, checkpoint_id)
+BlobKey = tuple[str, str, str, str]  # (thread_id, ns_hash, channel, version)
 ListCursor = tuple[str, str, str]  # (checkpoint_id, thread_id, ns_hash) of the last row of a page
 
 
@@ -382,21 +383,20 @@ class CheckpointPlans:
             return []
         loads = self.serde.loads_typed
         decoded = []
-        groups: set[tuple[str, str]] = set()
-        versions: set[str] = set()
+        blob_keys: set[BlobKey] = set()
+        wanted: set[Key] = set()
         for thread_id, key, ns, checkpoint_id, parent_id, type_, data, metadata in _tuples(rows):
             body = cast(dict[str, Any], loads((type_, data)))
             body.setdefault("channel_values", {})  # the inline values (none in rows written before 0003)
-            groups.add((thread_id, key))
-            versions.update(_blob_versions(body).values())
+            blob_keys.update((thread_id, key, channel, v) for channel, v in _blob_versions(body).items())
+            wanted.add((thread_id, key, checkpoint_id))
             decoded.append((thread_id, key, ns, checkpoint_id, parent_id, metadata, body))
-        blobs: dict[tuple[str, str, str, str], Any] = {}
+        blobs: dict[BlobKey, Any] = {}
         writes: dict[Key, list[tuple[str, str, Any]]] = defaultdict(list)
-        blob_rows, write_rows = yield from self._hydrate_rows(decoded, sorted(groups), sorted(versions))
+        blob_rows, write_rows = yield from self._hydrate_rows(blob_keys, wanted)
         for thread_id, key, channel, version, type_, blob in blob_rows:
             if type_ != "empty":
                 blobs[(thread_id, key, channel, version)] = loads((type_, blob))
-        wanted = {(item[0], item[1], item[3]) for item in decoded}
         for thread_id, key, checkpoint_id, task_id, channel, type_, blob in write_rows:
             if (thread_id, key, checkpoint_id) in wanted:
                 writes[(thread_id, key, checkpoint_id)].append((task_id, channel, loads((type_, blob))))
@@ -435,26 +435,24 @@ class CheckpointPlans:
         return result
 
     def _hydrate_rows(
-        self, decoded: Sequence[tuple[Any, ...]], groups: Sequence[tuple[str, str]], versions: Sequence[str]
+        self, blob_keys: set[BlobKey], checkpoint_keys: set[Key]
     ) -> Plan[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
-        """The blob rows and the write rows of the decoded checkpoints (in application order)."""
+        """The rows of these blobs and the write rows of these checkpoints (in application order)."""
         if self._keyed is not None:
             blobs_query, writes_query_ = self._keyed
-            blob_keys = sorted(
-                {
-                    (item[0], item[1], channel, version)
-                    for item in decoded
-                    for channel, version in _blob_versions(item[6]).items()
-                }
+            blob_rows = yield Step(blobs_query, {"k_blobs": json.dumps(sorted(blob_keys))}, fetch=True)
+            write_rows = yield Step(
+                writes_query_, {"k_checkpoints": json.dumps(sorted(checkpoint_keys))}, fetch=True
             )
-            checkpoint_keys = sorted({(item[0], item[1], item[3]) for item in decoded})
-            blob_rows = yield Step(blobs_query, {"k_blobs": json.dumps(blob_keys)}, fetch=True)
-            write_rows = yield Step(writes_query_, {"k_checkpoints": json.dumps(checkpoint_keys)}, fetch=True)
             return list(_tuples(blob_rows)), list(_tuples(write_rows))
+        # MySQL/MariaDB: the blobs of these (thread, namespace) groups with one of these versions
+        groups = sorted({(thread_id, key) for thread_id, key, _ in checkpoint_keys})
+        versions = sorted({version for *_, version in blob_keys})
+        ids = sorted({checkpoint_id for *_, checkpoint_id in checkpoint_keys})
         blob_rows, write_rows = [], []
         for version_chunk in chunks(versions, 1, reserved=2 * len(groups)):
             blob_rows += yield Step(blob_rows_query(groups, version_chunk), fetch=True)
-        for id_chunk in chunks(sorted({item[3] for item in decoded}), 1, reserved=2 * len(groups)):
+        for id_chunk in chunks(ids, 1, reserved=2 * len(groups)):
             write_rows += yield Step(writes_query(groups, id_chunk), fetch=True)
         return list(_tuples(blob_rows)), list(_tuples(write_rows))
 

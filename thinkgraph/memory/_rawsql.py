@@ -80,8 +80,10 @@ class RawStatement:
     def args(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         """The driver parameters for one row of values (keyed by bind name)."""
         try:
-            bound = list(self._getter(values))  # type: ignore[misc]
-        except (TypeError, KeyError):  # no getter, or a row of executemany without some key
+            bound = None if self._getter is None else list(self._getter(values))
+        except KeyError:  # a row of executemany without some key
+            bound = None
+        if bound is None:
             bound = [
                 values[name] if name in values else self._default(name, default)
                 for name, default in zip(self.names, self.defaults, strict=True)
