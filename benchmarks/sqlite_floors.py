@@ -34,9 +34,8 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.memory import InMemorySaver
 
 from thinkgraph.memory import SQLCheckpointer
+from thinkgraph.memory._checkpointer_plans import _inlined  # the same rule as the saver's
 from thinkgraph.memory._schema import ns_hash
-
-_SCALARS = (type(None), bool, int, float, str)
 
 _BLOBS = (
     "INSERT INTO tg_checkpoint_blobs (thread_id, ns_hash, channel, version, type, blob) VALUES {}"
@@ -92,7 +91,7 @@ class SameRowsFloor(InMemorySaver):
         conf = config["configurable"]
         thread, ns = conf["thread_id"], conf.get("checkpoint_ns", "")
         key, values = ns_hash(ns), checkpoint["channel_values"]
-        inline = {k: v for k, v in values.items() if type(v) in _SCALARS}
+        inline = {k: v for k, v in values.items() if _inlined(v)}
         blobs = [
             (thread, key, channel, str(version), *self.serde.dumps_typed(values[channel]))
             for channel, version in new_versions.items()

@@ -9,11 +9,12 @@ from typing import Any, TypedDict
 
 import pytest
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import ERROR, INTERRUPT, Checkpoint, empty_checkpoint
+from langgraph.checkpoint.base import ERROR, INTERRUPT
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.graph import END, START, StateGraph
 from sqlalchemy import event, func, select, text
+from tg_memory_support import checkpoint, config
 
 from thinkgraph.exceptions import ConfigError, PersistenceError, SchemaTooOldError
 from thinkgraph.memory import SQLCheckpointer
@@ -33,20 +34,6 @@ async def asaver(db_url: str) -> AsyncIterator[SQLCheckpointer]:
     async with SQLCheckpointer(db_url) as s:
         await s.asetup()
         yield s
-
-
-def config(thread: str, ns: str = "", checkpoint_id: str | None = None) -> RunnableConfig:
-    conf: dict[str, Any] = {"thread_id": thread, "checkpoint_ns": ns}
-    if checkpoint_id:
-        conf["checkpoint_id"] = checkpoint_id
-    return {"configurable": conf}
-
-
-def checkpoint(values: dict[str, Any], versions: dict[str, Any]) -> Checkpoint:
-    cp = empty_checkpoint()
-    cp["channel_values"] = values
-    cp["channel_versions"] = versions
-    return cp
 
 
 def put_chain(saver: SQLCheckpointer, thread: str, steps: list[dict[str, Any]], ns: str = "") -> list[str]:

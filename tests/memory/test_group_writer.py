@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from tg_memory_support import checkpoint, config
 
 from thinkgraph.memory import Engines, SQLCheckpointer, create_engines
 from thinkgraph.memory._group_writer import GroupWriter
@@ -138,8 +139,6 @@ async def test_closing_finishes_queued_writes_and_a_later_write_starts_a_new_thr
 
 
 async def test_async_checkpointer_writes_go_through_the_group_writer(tmp_path: Path) -> None:
-    from langgraph.checkpoint.base import empty_checkpoint
-
     async with SQLCheckpointer(f"sqlite:///{tmp_path / 'c.db'}") as saver:
         calls: list[Any] = []
         group = saver.engines._group
@@ -150,22 +149,9 @@ async def test_async_checkpointer_writes_go_through_the_group_writer(tmp_path: P
             return await original(work)
 
         group.run = spy  # type: ignore[method-assign]
-        checkpoints = []
-        for i in range(5):
-            cp = empty_checkpoint()
-            cp["channel_values"] = {"items": [i]}
-            cp["channel_versions"] = {"items": str(i + 1)}
-            checkpoints.append(cp)
+        checkpoints = [checkpoint({"items": [i]}, {"items": str(i + 1)}) for i in range(5)]
         configs = await asyncio.gather(
-            *(
-                saver.aput(
-                    {"configurable": {"thread_id": f"t{i}", "checkpoint_ns": ""}},
-                    cp,
-                    {},
-                    {"items": str(i + 1)},
-                )
-                for i, cp in enumerate(checkpoints)
-            )
+            *(saver.aput(config(f"t{i}"), cp, {}, {"items": str(i + 1)}) for i, cp in enumerate(checkpoints))
         )
         await saver.aput_writes(configs[0], [("items", [9])], "task")
         assert len(calls) == 6

@@ -8,9 +8,10 @@ from typing import Annotated, Any, TypedDict
 
 import pytest
 from langgraph.channels.delta import DeltaChannel
-from langgraph.checkpoint.base import BaseCheckpointSaver, empty_checkpoint
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from sqlalchemy import func, select, update
+from tg_memory_support import checkpoint
 
 from thinkgraph.exceptions import ConfigError
 from thinkgraph.memory import (
@@ -33,9 +34,7 @@ async def saver(db_url: str) -> AsyncIterator[SQLCheckpointer]:
 def fill(saver: SQLCheckpointer, thread: str, n: int, ns: str = "") -> list[str]:
     ids, parent = [], None
     for i in range(n):
-        cp = empty_checkpoint()
-        cp["channel_values"] = {"i": [i], "same": ["s"]}  # lists: stored as blobs, not inline
-        cp["channel_versions"] = {"i": str(i + 1), "same": "1"}
+        cp = checkpoint({"i": [i], "same": ["s"]}, {"i": str(i + 1), "same": "1"})  # lists: blobs
         conf = {"thread_id": thread, "checkpoint_ns": ns, **({"checkpoint_id": parent} if parent else {})}
         saver.put({"configurable": conf}, cp, {}, {"i": str(i + 1), **({} if i else {"same": "1"})})
         ids.append(cp["id"])

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import Checkpoint, empty_checkpoint
 
 
 class Clock:
@@ -16,3 +20,19 @@ class Clock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+def config(thread: str, ns: str = "", checkpoint_id: str | None = None) -> RunnableConfig:
+    """A checkpointer config for a thread (and namespace, and checkpoint)."""
+    conf: dict[str, Any] = {"thread_id": thread, "checkpoint_ns": ns}
+    if checkpoint_id:
+        conf["checkpoint_id"] = checkpoint_id
+    return {"configurable": conf}
+
+
+def checkpoint(values: dict[str, Any], versions: dict[str, Any]) -> Checkpoint:
+    """A new checkpoint holding these channel values at these versions."""
+    cp = empty_checkpoint()
+    cp["channel_values"] = values
+    cp["channel_versions"] = versions
+    return cp
